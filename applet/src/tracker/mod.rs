@@ -1,0 +1,3 @@
+//! The IMEI-tracking applet state machine.
+//!
+//! Not built yet (issue 3).
