@@ -113,7 +113,7 @@ impl EventKind {
 }
 
 /// Key identifier byte (`docs/registration.md` §3, byte 5), laid out like the KID of
-/// ETSI TS 102 225 §5.1.3 (`/work/shared/spec/05-ota-security.md` §2): key version in
+/// ETSI TS 102 225 (`/work/shared/spec/05-ota-security.md` §2): key version in
 /// b8..b5, algorithm in b4..b1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId(pub u8);
