@@ -13,7 +13,8 @@
 //! attribute state; tags `wap-provisioningdoc` / `characteristic` / `parm` on pages 0 and 1;
 //! attribute starts by token or `LITERAL` naming `version`/`type`/`name`/`value`; attribute
 //! values made of `STR_I`, `STR_T`, value tokens, `ENTITY`, `OPAQUE`, `EXT_*`; whitespace-only
-//! text content between elements (kept by `xml2wbxml -k`); PIs are skipped. Anything else is a
+//! text content between elements (kept by `xml2wbxml -k`); PIs are skipped; a `parm` directly
+//! under the root (not allowed by the DTD) is reported, not refused. Anything else is a
 //! [`DecodeError`] carrying the byte offset.
 
 use super::tables::{self, AttrName, AttrStartEntry, AttrValueEntry, Element};

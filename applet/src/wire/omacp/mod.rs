@@ -185,24 +185,38 @@ impl<'a> Header<'a> {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let need = self.buffer_len();
         let out = buf.get_mut(..need).ok_or(Error::BufferTooSmall)?;
-        out[0] = self.version;
-        let mut pos = 1;
+        let mut pos = 0;
+        let mut put_u8 = |pos: &mut usize, b: u8| -> Result<()> {
+            *out.get_mut(*pos).ok_or(Error::BufferTooSmall)? = b;
+            *pos += 1;
+            Ok(())
+        };
+        put_u8(&mut pos, self.version)?;
+        let mut uv = [0u8; uintvar::MAX_LEN];
+        let mut put_uv = |pos: &mut usize, v: u32| -> Result<()> {
+            let n = uintvar::write(v, &mut uv)?;
+            for &b in uv.get(..n).unwrap_or(&[]) {
+                put_u8(pos, b)?;
+            }
+            Ok(())
+        };
         match self.public_id {
-            PublicId::Known(id) => pos += uintvar::write(id, &mut out[pos..])?,
+            PublicId::Known(id) => put_uv(&mut pos, id)?,
             PublicId::Literal(s) => {
                 let idx = self.literal_index(s).ok_or(Error::BadValue)?;
-                out[pos] = 0;
-                pos += 1;
-                pos += uintvar::write(idx, &mut out[pos..])?;
+                put_uv(&mut pos, 0)?;
+                put_uv(&mut pos, idx)?;
             }
         }
         if self.version != 0 {
-            pos += uintvar::write(self.charset, &mut out[pos..])?;
+            put_uv(&mut pos, self.charset)?;
         }
         let tbl = u32::try_from(self.string_table.len()).map_err(|_| Error::BadLength)?;
-        pos += uintvar::write(tbl, &mut out[pos..])?;
-        out[pos..].copy_from_slice(self.string_table);
-        Ok(need)
+        put_uv(&mut pos, tbl)?;
+        for &b in self.string_table {
+            put_u8(&mut pos, b)?;
+        }
+        Ok(pos)
     }
 
     /// Offset of the NUL-terminated string `s` in the string table.
