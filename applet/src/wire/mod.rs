@@ -22,9 +22,11 @@ pub mod bcd;
 pub mod cat;
 pub mod gsmtap;
 pub mod imei;
+pub mod omacp;
 pub mod registration;
 pub mod sms;
 pub mod tlv;
+pub mod wsp;
 
 /// What went wrong while parsing or emitting a wire format.
 ///
