@@ -1009,13 +1009,11 @@ impl<'a> DataObject<'a> for ImmediateResponse {
 ///
 /// Used by the command and envelope parsers: `take` consumes the next object only if it
 /// has the wanted tag (one-byte form); the unconsumed tail becomes the `extra` bytes.
-#[allow(dead_code)] // used by the command/envelope parsers (next commit)
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cursor<'a> {
     rest: &'a [u8],
 }
 
-#[allow(dead_code)]
 impl<'a> Cursor<'a> {
     /// Starts at `buf`, which the caller has validated as a TLV list.
     pub(crate) const fn new(buf: &'a [u8]) -> Self {
@@ -1048,7 +1046,6 @@ impl<'a> Cursor<'a> {
 }
 
 /// Writes an optional object.
-#[allow(dead_code)]
 pub(crate) fn write_opt<'a, T: DataObject<'a>>(w: &mut Writer<'_>, obj: &Option<T>) -> Result<()> {
     match obj {
         Some(o) => o.write(w),
@@ -1057,7 +1054,6 @@ pub(crate) fn write_opt<'a, T: DataObject<'a>>(w: &mut Writer<'_>, obj: &Option<
 }
 
 /// Encoded size of an optional object.
-#[allow(dead_code)]
 pub(crate) fn opt_len<'a, T: DataObject<'a>>(obj: &Option<T>) -> usize {
     obj.as_ref().map_or(0, |o| o.buffer_len())
 }

@@ -12,3 +12,11 @@ pub mod ies;
 
 pub use codes::*;
 pub use ies::*;
+pub mod command;
+
+pub use command::*;
+pub mod envelope;
+pub mod response;
+
+pub use envelope::*;
+pub use response::*;
