@@ -208,6 +208,14 @@ pub struct Unpack<'a> {
 }
 
 impl<'a> Unpack<'a> {
+    /// An iterator that yields nothing.
+    pub const EMPTY: Unpack<'static> = Unpack {
+        packed: &[],
+        fill_bits: 0,
+        count: 0,
+        index: 0,
+    };
+
     /// Number of septets not yet yielded.
     pub fn remaining(&self) -> usize {
         self.count - self.index
