@@ -1,0 +1,2 @@
+//! `handset-sim` command line (under construction).
+fn main() {}
