@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::card::{DF_GSM_RSP, Event, EventLog, ICCID, PROACTIVE, TestCard, mf_fcp, tagged_atr};
 use common::pcscd::{
     Served, atr_tag, connect_when_ready, have_program, lock_slot, missing, pcscd_ready,
-    reader_name, wait_for,
+    reader_name, restart_pcscd, wait_for,
 };
 use handset_sim::reader::pcsc::{PcscReader, ReaderSelector, list_readers};
 use handset_sim::t0::T0;
@@ -205,7 +205,7 @@ fn run_with_timeout(prog: &str, args: &[&str], limit: Duration) -> (bool, String
 }
 
 #[test]
-fn scriptor_and_the_binary_talk_to_the_served_card() {
+fn scriptor_talks_to_the_served_card() {
     if !pcscd_ready() {
         return;
     }
@@ -253,6 +253,19 @@ fn scriptor_and_the_binary_talk_to_the_served_card() {
             "missing {expected:?} in scriptor output:\n{out}"
         );
     }
+}
+
+#[test]
+fn binary_lists_readers_and_sends_apdus() {
+    if !pcscd_ready() {
+        return;
+    }
+    let _slot = lock_slot(1);
+    let atr = tagged_atr(atr_tag(1));
+    let (card, _log) = TestCard::new(atr.clone());
+    let _served = Served::start(card, 1);
+    connect_when_ready(1, &atr).release();
+    let name = reader_name(1);
 
     // The binary: `readers` lists both slots, `send` goes through the T=0 layer.
     let bin = env!("CARGO_BIN_EXE_handset-sim");
@@ -292,4 +305,33 @@ fn scriptor_and_the_binary_talk_to_the_served_card() {
         Duration::from_secs(20),
     );
     assert!(!ok && out.contains("no such reader"), "{out}");
+}
+
+/// `serve_vpcd` survives a `pcscd` restart: the connection drops, the card is powered
+/// off, the server reconnects with back-off and the card reappears in PC/SC.
+/// Opt-in because it restarts the machine's pcscd:
+/// `cargo test -p handset-sim --test pcsc_vpcd -- --ignored`.
+#[test]
+#[ignore = "restarts the shared pcscd"]
+fn served_card_comes_back_after_pcscd_restart() {
+    if !pcscd_ready() {
+        return;
+    }
+    let _slot0 = lock_slot(0);
+    let _slot1 = lock_slot(1);
+    let atr = tagged_atr(atr_tag(0));
+    let (card, log) = TestCard::new(atr.clone());
+    let _served = Served::start(card, 0);
+    connect_when_ready(0, &atr).release();
+    restart_pcscd();
+    let mut reader = connect_when_ready(0, &atr);
+    let marker = h("80AA000000");
+    assert_eq!(reader.transmit(&marker).unwrap(), h("9000"));
+    reader.release();
+    let events = log.snapshot();
+    let lost = events
+        .iter()
+        .position(|e| *e == Event::PowerOff)
+        .expect("the card was not powered off when pcscd went away");
+    assert!(events[lost..].contains(&Event::PowerOn), "{events:?}");
 }

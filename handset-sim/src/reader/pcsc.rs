@@ -93,6 +93,11 @@ impl From<sc::Error> for ReaderError {
             | E::InvalidAtr
             | E::CommError
             | E::CommDataLost => ReaderError::Protocol(e.to_string()),
+            // What SCardTransmit reports when the driver's exchange failed (for vpcd:
+            // the virtual card went away mid-command).
+            E::NotTransacted => {
+                ReaderError::Protocol("the reader could not exchange data with the card".into())
+            }
             other => ReaderError::Other(other.to_string()),
         }
     }
@@ -114,6 +119,40 @@ fn names_of(ctx: &sc::Context) -> Result<Vec<String>> {
             .collect()),
         Err(sc::Error::NoReadersAvailable) => Ok(Vec::new()),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Length of the ATR at the start of `atr` from its own structure (ISO 7816-3 §8.2:
+/// TS, T0, the interface bytes announced by T0/TDi, K historical bytes, and TCK when
+/// any TDi names a protocol other than T=0). `None` if `atr` is too short.
+pub fn atr_length(atr: &[u8]) -> Option<usize> {
+    let t0 = *atr.get(1)?;
+    let mut y = t0 >> 4;
+    let historical = usize::from(t0 & 0x0F);
+    let mut i = 2usize;
+    let mut tck = false;
+    loop {
+        i += usize::from(y & 0x07).count_ones() as usize;
+        if y & 0x08 == 0 {
+            break;
+        }
+        let td = *atr.get(i)?;
+        i += 1;
+        y = td >> 4;
+        tck |= td & 0x0F != 0;
+    }
+    i += historical + usize::from(tck);
+    (i <= atr.len()).then_some(i)
+}
+
+/// Drops zero padding after the ATR. pcscd with the vpcd driver sometimes reports the
+/// ATR padded with `00` to 33 bytes (`MAX_ATR_SIZE`) after it powered an idle card down
+/// and up again (seen with pcscd 1.9.9 / vsmartcard-vpcd 3.3; vpcd's `IFDHPowerICC`
+/// leaves the length untouched on power-down). Anything else is returned unchanged.
+fn trim_atr(atr: &[u8]) -> &[u8] {
+    match atr_length(atr) {
+        Some(n) if atr[n..].iter().all(|b| *b == 0) => &atr[..n],
+        _ => atr,
     }
 }
 
@@ -216,8 +255,9 @@ impl PcscReader {
             Some(sc::Protocol::T1) => Protocol::T1,
             _ => Protocol::T0,
         };
-        debug!(reader = %self.name, protocol = ?self.protocol, atr = %hex::encode_upper(status.atr()), "connected");
-        Ok(status.atr().to_vec())
+        let atr = trim_atr(status.atr());
+        debug!(reader = %self.name, protocol = ?self.protocol, atr = %hex::encode_upper(atr), "connected");
+        Ok(atr.to_vec())
     }
 
     fn reinit(&mut self, how: sc::Disposition) -> Result<Vec<u8>> {
@@ -328,6 +368,29 @@ mod tests {
         }
         let none = ReaderSelector::Index(0).choose(&[]).unwrap_err();
         assert!(none.to_string().contains("no readers at all"));
+    }
+
+    #[test]
+    fn atr_length_follows_the_interface_bytes() {
+        // T=0 UICC ATR (01-apdu.md §4): TA1, TD1(T=0), TD2(T=15), TA3, 15 historical, TCK.
+        let usim =
+            hex::decode("3B9F96801FC78031A073BE2113674320071800 0001A5".replace(' ', "")).unwrap();
+        assert_eq!(atr_length(&usim), Some(22));
+        // T=1 ATR of the vpicc crate (01-apdu.md §4).
+        let t1 = hex::decode("3B9513810180 73FF01000B".replace(' ', "")).unwrap();
+        assert_eq!(atr_length(&t1), Some(11));
+        // No TD1: T=0 only, no TCK.
+        assert_eq!(atr_length(&[0x3B, 0x02, 0x14, 0x50]), Some(4));
+        assert_eq!(atr_length(&[0x3B, 0x9F, 0x96]), None);
+        assert_eq!(atr_length(&[0x3B]), None);
+
+        let mut padded = usim.clone();
+        padded.resize(33, 0);
+        assert_eq!(trim_atr(&padded), &usim[..]);
+        let mut junk = usim.clone();
+        junk.push(0x01);
+        assert_eq!(trim_atr(&junk), &junk[..]);
+        assert_eq!(trim_atr(&[0x3B]), &[0x3B]);
     }
 
     #[test]

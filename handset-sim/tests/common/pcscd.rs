@@ -112,6 +112,25 @@ fn start_pcscd() -> Result<(), String> {
     }
 }
 
+/// Stops the running `pcscd` (pid from `/run/pcscd/pcscd.pid`, which ends in a NUL
+/// byte) with SIGTERM, waits for it to go, and starts a new one. Disruptive for
+/// anyone else using this pcscd: only for opt-in (`#[ignore]`) tests.
+pub fn restart_pcscd() {
+    let raw = std::fs::read("/run/pcscd/pcscd.pid").expect("no pcscd pid file");
+    let pid = String::from_utf8_lossy(&raw)
+        .trim_matches(|c: char| !c.is_ascii_digit())
+        .to_owned();
+    assert!(!pid.is_empty(), "unreadable pcscd pid file");
+    let status = Command::new("kill").arg(&pid).status().expect("kill");
+    assert!(status.success(), "kill {pid} failed");
+    wait_for("pcscd to exit", || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
+    if let Err(e) = start_pcscd() {
+        panic!("pcscd did not come back: {e}");
+    }
+}
+
 /// Makes sure `pcscd` with the vpcd driver runs. `false` = skip the test (outside CI).
 pub fn pcscd_ready() -> bool {
     if pcscd_program().is_none() {
@@ -142,6 +161,7 @@ pub fn reader_name(slot: u16) -> String {
 
 /// A card served on a vpcd slot by a background thread; stops on drop.
 pub struct Served {
+    slot: u16,
     shutdown: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -159,6 +179,7 @@ impl Served {
             }
         });
         Self {
+            slot,
             shutdown,
             thread: Some(thread),
         }
@@ -171,7 +192,36 @@ impl Drop for Served {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        wait_until_empty(self.slot);
     }
+}
+
+/// Waits (bounded, 5 s) until pcscd reports vpcd slot `slot` empty.
+///
+/// Gotcha: if a new virtual card connects before pcscd's next presence poll noticed the
+/// old one leave, pcscd never sees a removal and keeps the old card's ATR and power
+/// state; the next test would talk to a "card" pcscd believes is the old one.
+fn wait_until_empty(slot: u16) {
+    let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else {
+        return;
+    };
+    let Ok(name) = std::ffi::CString::new(reader_name(slot)) else {
+        return;
+    };
+    let mut states = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if ctx
+            .get_status_change(Duration::from_millis(500), &mut states)
+            .is_ok()
+        {
+            if states[0].event_state().contains(pcsc::State::EMPTY) {
+                return;
+            }
+            states[0].sync_current_state();
+        }
+    }
+    eprintln!("pcscd still shows a card in slot {slot} 5 s after the virtual card left");
 }
 
 /// Polls (bounded, ~15 s) until `cond` is true; pcscd notices a new virtual card
@@ -213,8 +263,12 @@ pub fn connect_when_ready(slot: u16, atr: &[u8]) -> PcscReader {
     }
 }
 
-/// A per-process tag for the test card's ATR.
+/// A tag for a test card's ATR, unique per call within this process and differing
+/// between processes: lets [`connect_when_ready`] tell the new card from the one the
+/// previous test served on the same slot (pcscd notices a removal only at its next poll).
 pub fn atr_tag(slot: u16) -> [u8; 3] {
+    static COUNTER: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let pid = std::process::id();
-    [(pid >> 8) as u8, pid as u8, slot as u8]
+    [pid as u8, n, slot as u8]
 }
