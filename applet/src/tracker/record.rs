@@ -1,0 +1,544 @@
+//! The tracker's persistent record: its byte layout in the NVM data area, the RAM
+//! mirror [`Record`], and the three transactions that change it.
+//!
+//! Every change goes through [`Store::begin`] / [`Store::write`] / [`Store::commit`], so
+//! after a power cut at any NVM write the record is entirely old or entirely new.
+//!
+//! ## Layout (offsets from the record's base, [`RECORD_LEN`] = 117 bytes)
+//!
+//! | offset | size | field | written by |
+//! | --- | --- | --- | --- |
+//! | 0 | 1 | format: [`FORMAT_V1`] = personalised; anything else = blank card | personalisation |
+//! | 1 | 1 | flags: `01` applet enabled, `02` IMEI stored, `04` IMEISV stored, `08` registration pending, `10` ask for IMEISV | personalisation, [`Record::commit_registered`] |
+//! | 2 | 8 | stored IMEI (TS 24.008 mobile identity, CAT tag `14` value) | [`Record::commit_registered`] |
+//! | 10 | 9 | stored IMEISV (CAT tag `62` value) or `FF…` | [`Record::commit_registered`] |
+//! | 19 | 5 | next registration counter (big endian, 0 … 2^40 − 1) | [`Record::commit_attempt`] |
+//! | 24 | 1 | pending registration: event kind (`01`/`02`/`03`) | [`Record::commit_attempt`] |
+//! | 25 | 8 | pending registration: IMEI | [`Record::commit_attempt`] |
+//! | 33 | 9 | pending registration: IMEISV or `FF…` (flag `02` at offset 54) | [`Record::commit_attempt`] |
+//! | 42 | 1 | attempts in the current rate-limit period | [`Record::commit_attempt`] |
+//! | 43 | 8 | start of the current period, ms (caller's clock, big endian) | [`Record::commit_attempt`] |
+//! | 51 | 1 | last IMEI failure: `00` none, `01` missing, `02` malformed | [`Record::commit_failure`] |
+//! | 52 | 1 | last IMEI failure: general result of the TERMINAL RESPONSE | [`Record::commit_failure`] |
+//! | 53 | 1 | last IMEI failure: first byte of the malformed identity (or `00`) | [`Record::commit_failure`] |
+//! | 54 | 1 | pending flags: `01` pending, `02` pending IMEISV present | [`Record::commit_attempt`] / [`Record::commit_registered`] |
+//! | 55 | 1 | KID (key version, algorithm) | personalisation |
+//! | 56 | 16 | registration key K_reg | personalisation |
+//! | 72 | 12 | provisioning server address, TP-DA form (length, TOA, digits), `FF` padded | personalisation |
+//! | 84 | 12 | SMS centre: length of the CAT address value (0 = none), then TOA + digits | personalisation |
+//! | 96 | 1 | retry policy: max attempts per power cycle | personalisation |
+//! | 97 | 1 | retry policy: max attempts per period | personalisation |
+//! | 98 | 4 | retry policy: period, seconds | personalisation |
+//! | 102 | 2 | retry policy: first back-off, seconds (doubles per attempt) | personalisation |
+//! | 104 | 10 | ICCID copy (EF.ICCID content) used in the registration message | personalisation |
+//! | 114 | 3 | reserved, `00` | personalisation |
+//!
+//! The "attempt" transaction (counter + 1, pending registration, period count) is
+//! committed **before** the SEND SHORT MESSAGE leaves the card: a power cut can never
+//! make the card reuse a counter value (`docs/registration.md` §5, "The card's
+//! obligations"). The "registered" transaction (new IMEI/IMEISV, pending cleared) is
+//! committed only on a successful TERMINAL RESPONSE, so the new IMEI is stored exactly
+//! once.
+
+use crate::card::nvm::{NvmError, Store};
+use crate::wire::Error;
+use crate::wire::registration::{COUNTER_MAX, EventKind, KeyId};
+use crate::wire::sms;
+
+/// Format byte of a personalised version-1 record.
+pub const FORMAT_V1: u8 = 0x49;
+/// Bytes of the record.
+pub const RECORD_LEN: usize = 117;
+
+const OFF_FORMAT: usize = 0;
+const OFF_FLAGS: usize = 1;
+const OFF_IMEI: usize = 2;
+const OFF_IMEISV: usize = 10;
+const OFF_COUNTER: usize = 19;
+const OFF_PENDING_KIND: usize = 24;
+const OFF_PERIOD_COUNT: usize = 42;
+const OFF_FAILURE: usize = 51;
+const OFF_PENDING_FLAGS: usize = 54;
+const OFF_KID: usize = 55;
+const OFF_SERVER: usize = 72;
+const OFF_SMSC: usize = 84;
+const OFF_POLICY: usize = 96;
+const OFF_ICCID: usize = 104;
+
+const FLAG_ENABLED: u8 = 0x01;
+const FLAG_IMEI: u8 = 0x02;
+const FLAG_IMEISV: u8 = 0x04;
+const FLAG_WANT_IMEISV: u8 = 0x10;
+
+const PENDING: u8 = 0x01;
+const PENDING_IMEISV: u8 = 0x02;
+
+/// Longest TP-DA form of an address: length, TOA, 10 octets of digits (TS 23.040 §9.1.2.5).
+pub const ADDRESS_SLOT: usize = 12;
+
+/// How often the applet may try (issue 3: "no SMS flood").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RetryPolicy {
+    /// Registration SMS per power cycle (first attempt included).
+    pub max_attempts_per_power_cycle: u8,
+    /// Registration SMS per period (persistent across power cycles).
+    pub max_attempts_per_period: u8,
+    /// Length of the rate-limit period in seconds.
+    pub period_s: u32,
+    /// Back-off before the first retry, seconds; doubled for every further retry and
+    /// capped at 23:59:59 (the largest TIMER MANAGEMENT value, TS 102 223 §8.38).
+    pub backoff_s: u16,
+}
+
+impl RetryPolicy {
+    /// 3 per power cycle, 10 per day, first back-off 60 s.
+    pub const DEFAULT: RetryPolicy = RetryPolicy {
+        max_attempts_per_power_cycle: 3,
+        max_attempts_per_period: 10,
+        period_s: 86_400,
+        backoff_s: 60,
+    };
+}
+
+/// The applet part of the personalisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppletConfig {
+    /// Provisioning server: TP-DA of the registration SMS-SUBMIT.
+    pub server: sms::Address,
+    /// SMS centre for the CAT address object (TS 102 223 §6.6.9); `None` = the terminal's
+    /// default (EF.SMSP).
+    pub smsc: Option<sms::Address>,
+    /// Retry and rate-limit policy.
+    pub retry: RetryPolicy,
+    /// Whether the applet runs at all.
+    pub enabled: bool,
+    /// Ask for the IMEISV too, when the terminal profile allows it.
+    pub request_imeisv: bool,
+    /// Key identifier (key version 1..15, AES-CMAC).
+    pub key_id: KeyId,
+    /// Per-card registration key.
+    pub key: [u8; 16],
+}
+
+/// A registration that has been committed as "attempted" (counter reserved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PendingRegistration {
+    /// Event kind of the attempt.
+    pub kind: EventKind,
+    /// IMEI being registered.
+    pub imei: [u8; 8],
+    /// IMEISV being registered.
+    pub imeisv: Option<[u8; 9]>,
+}
+
+/// The last IMEI the handset could not deliver usefully.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImeiFailure {
+    /// No IMEI object (or the command failed): the general result code.
+    Missing {
+        /// General result of the TERMINAL RESPONSE.
+        result: u8,
+    },
+    /// An IMEI object that is not a valid IMEI (type, length, digits, digit 15).
+    Malformed {
+        /// First byte of the object's value (`00` if empty).
+        first_byte: u8,
+    },
+}
+
+/// RAM mirror of the persistent record (read at power-up, updated after each commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    base: usize,
+    bytes: [u8; RECORD_LEN],
+}
+
+fn slot<const L: usize>(b: &[u8], off: usize) -> [u8; L] {
+    let mut out = [0u8; L];
+    if let Some(s) = b.get(off..off + L) {
+        out.copy_from_slice(s);
+    }
+    out
+}
+
+/// Errors of record operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordError {
+    /// The NVM failed (power lost, journal full).
+    Nvm(NvmError),
+    /// A personalisation value does not encode.
+    Wire(Error),
+    /// The record has no personalisation.
+    NotPersonalised,
+}
+
+impl From<NvmError> for RecordError {
+    fn from(e: NvmError) -> Self {
+        RecordError::Nvm(e)
+    }
+}
+
+impl From<Error> for RecordError {
+    fn from(e: Error) -> Self {
+        RecordError::Wire(e)
+    }
+}
+
+impl Record {
+    /// Reads the record at `base` of `store`'s data area.
+    pub fn load<const N: usize>(store: &Store<N>, base: usize) -> Result<Self, RecordError> {
+        let mut bytes = [0u8; RECORD_LEN];
+        store.read(base, &mut bytes)?;
+        Ok(Record { base, bytes })
+    }
+
+    /// The raw bytes (for tests and the size report).
+    pub fn as_bytes(&self) -> &[u8; RECORD_LEN] {
+        &self.bytes
+    }
+
+    /// Whether a personalisation is present.
+    pub fn is_personalised(&self) -> bool {
+        self.bytes[OFF_FORMAT] == FORMAT_V1
+    }
+
+    /// Writes a fresh record (no IMEI, counter 0) for `config` and `iccid` into `store`
+    /// in one transaction.
+    pub fn personalise<const N: usize>(
+        store: &mut Store<N>,
+        base: usize,
+        config: &AppletConfig,
+        iccid: &[u8; 10],
+    ) -> Result<Self, RecordError> {
+        let mut b = [0u8; RECORD_LEN];
+        b[OFF_FORMAT] = FORMAT_V1;
+        let mut flags = 0;
+        if config.enabled {
+            flags |= FLAG_ENABLED;
+        }
+        if config.request_imeisv {
+            flags |= FLAG_WANT_IMEISV;
+        }
+        b[OFF_FLAGS] = flags;
+        b[OFF_IMEI..OFF_COUNTER].fill(0xFF);
+        b[OFF_KID] = config.key_id.0;
+        b[OFF_KID + 1..OFF_SERVER].copy_from_slice(&config.key);
+        b[OFF_SERVER..OFF_SMSC].fill(0xFF);
+        config
+            .server
+            .emit(&mut b[OFF_SERVER..OFF_SMSC])
+            .map_err(|_| Error::BadValue)?;
+        b[OFF_SMSC..OFF_POLICY].fill(0xFF);
+        b[OFF_SMSC] = 0;
+        if let Some(smsc) = &config.smsc {
+            let n = smsc
+                .emit_padded(&mut b[OFF_SMSC + 1..OFF_POLICY])
+                .map_err(|_| Error::BadValue)?;
+            b[OFF_SMSC] = n as u8;
+        }
+        let p = &config.retry;
+        b[OFF_POLICY] = p.max_attempts_per_power_cycle;
+        b[OFF_POLICY + 1] = p.max_attempts_per_period;
+        b[OFF_POLICY + 2..OFF_POLICY + 6].copy_from_slice(&p.period_s.to_be_bytes());
+        b[OFF_POLICY + 6..OFF_ICCID].copy_from_slice(&p.backoff_s.to_be_bytes());
+        b[OFF_ICCID..OFF_ICCID + 10].copy_from_slice(iccid);
+        store.begin()?;
+        if let Err(e) = store.write(base, &b) {
+            store.abort();
+            return Err(e.into());
+        }
+        store.commit()?;
+        Ok(Record { base, bytes: b })
+    }
+
+    fn flags(&self) -> u8 {
+        self.bytes[OFF_FLAGS]
+    }
+
+    /// Whether the applet is enabled.
+    pub fn enabled(&self) -> bool {
+        self.is_personalised() && self.flags() & FLAG_ENABLED != 0
+    }
+
+    /// Whether the applet should ask for the IMEISV.
+    pub fn wants_imeisv(&self) -> bool {
+        self.flags() & FLAG_WANT_IMEISV != 0
+    }
+
+    /// The stored IMEI, if any.
+    pub fn stored_imei(&self) -> Option<[u8; 8]> {
+        (self.flags() & FLAG_IMEI != 0).then(|| slot(&self.bytes, OFF_IMEI))
+    }
+
+    /// The stored IMEISV, if any.
+    pub fn stored_imeisv(&self) -> Option<[u8; 9]> {
+        (self.flags() & FLAG_IMEISV != 0).then(|| slot(&self.bytes, OFF_IMEISV))
+    }
+
+    /// The next registration counter value.
+    pub fn next_counter(&self) -> u64 {
+        let c: [u8; 5] = slot(&self.bytes, OFF_COUNTER);
+        c.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+    }
+
+    /// The registration committed as attempted and not yet acknowledged.
+    pub fn pending(&self) -> Option<PendingRegistration> {
+        let pf = self.bytes[OFF_PENDING_FLAGS];
+        (pf & PENDING != 0).then(|| PendingRegistration {
+            kind: EventKind(self.bytes[OFF_PENDING_KIND]),
+            imei: slot(&self.bytes, OFF_PENDING_KIND + 1),
+            imeisv: (pf & PENDING_IMEISV != 0).then(|| slot(&self.bytes, OFF_PENDING_KIND + 9)),
+        })
+    }
+
+    /// Attempts in the current period and the period's start (ms).
+    pub fn period(&self) -> (u8, u64) {
+        let start: [u8; 8] = slot(&self.bytes, OFF_PERIOD_COUNT + 1);
+        (self.bytes[OFF_PERIOD_COUNT], u64::from_be_bytes(start))
+    }
+
+    /// The last IMEI failure recorded.
+    pub fn last_failure(&self) -> Option<ImeiFailure> {
+        match self.bytes[OFF_FAILURE] {
+            1 => Some(ImeiFailure::Missing {
+                result: self.bytes[OFF_FAILURE + 1],
+            }),
+            2 => Some(ImeiFailure::Malformed {
+                first_byte: self.bytes[OFF_FAILURE + 2],
+            }),
+            _ => None,
+        }
+    }
+
+    /// Key identifier.
+    pub fn key_id(&self) -> KeyId {
+        KeyId(self.bytes[OFF_KID])
+    }
+
+    /// Registration key.
+    pub fn key(&self) -> [u8; 16] {
+        slot(&self.bytes, OFF_KID + 1)
+    }
+
+    /// Provisioning server address (TP-DA).
+    pub fn server(&self) -> Result<sms::Address, Error> {
+        sms::Address::parse(self.bytes.get(OFF_SERVER..OFF_SMSC).unwrap_or(&[]))
+    }
+
+    /// SMS centre as a CAT address value (TOA + digits), if set.
+    pub fn smsc(&self) -> Option<&[u8]> {
+        let n = usize::from(self.bytes[OFF_SMSC]);
+        if n == 0 {
+            return None;
+        }
+        self.bytes.get(OFF_SMSC + 1..OFF_SMSC + 1 + n)
+    }
+
+    /// Retry policy.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        let b = &self.bytes;
+        RetryPolicy {
+            max_attempts_per_power_cycle: b[OFF_POLICY],
+            max_attempts_per_period: b[OFF_POLICY + 1],
+            period_s: u32::from_be_bytes(slot(b, OFF_POLICY + 2)),
+            backoff_s: u16::from_be_bytes(slot(b, OFF_POLICY + 6)),
+        }
+    }
+
+    /// The ICCID copied at personalisation.
+    pub fn iccid(&self) -> [u8; 10] {
+        slot(&self.bytes, OFF_ICCID)
+    }
+
+    /// Runs `f` over a copy of the record and commits the bytes that changed, in one
+    /// transaction; the mirror changes only after a successful commit.
+    fn transact<const N: usize>(
+        &mut self,
+        store: &mut Store<N>,
+        f: impl FnOnce(&mut [u8; RECORD_LEN]),
+    ) -> Result<(), RecordError> {
+        let mut new = self.bytes;
+        f(&mut new);
+        // One journal entry spanning the changed bytes.
+        let first = new.iter().zip(&self.bytes).position(|(a, b)| a != b);
+        let last = new.iter().zip(&self.bytes).rposition(|(a, b)| a != b);
+        let (Some(lo), Some(hi)) = (first, last) else {
+            return Ok(());
+        };
+        store.begin()?;
+        let r = store.write(self.base + lo, new.get(lo..=hi).unwrap_or(&[]));
+        if let Err(e) = r {
+            store.abort();
+            return Err(e.into());
+        }
+        store.commit()?;
+        self.bytes = new;
+        Ok(())
+    }
+
+    /// The "attempt" transaction, committed before the SMS leaves the card: counter + 1,
+    /// the pending registration, and the period count (a new period starts at `now_ms`
+    /// when the old one is over). Returns the counter value the SMS must carry.
+    ///
+    /// `Err(Wire(BadValue))` when the counter is exhausted (never wraps).
+    pub fn commit_attempt<const N: usize>(
+        &mut self,
+        store: &mut Store<N>,
+        pending: &PendingRegistration,
+        now_ms: u64,
+    ) -> Result<u64, RecordError> {
+        let counter = self.next_counter();
+        if counter >= COUNTER_MAX {
+            return Err(Error::BadValue.into());
+        }
+        let (count, start) = self.period_after(now_ms);
+        self.transact(store, |b| {
+            let next = (counter + 1).to_be_bytes();
+            b[OFF_COUNTER..OFF_COUNTER + 5].copy_from_slice(&next[3..]);
+            b[OFF_PENDING_KIND] = pending.kind.0;
+            b[OFF_PENDING_KIND + 1..OFF_PENDING_KIND + 9].copy_from_slice(&pending.imei);
+            let mut pf = PENDING;
+            match &pending.imeisv {
+                Some(sv) => {
+                    b[OFF_PENDING_KIND + 9..OFF_PERIOD_COUNT].copy_from_slice(sv);
+                    pf |= PENDING_IMEISV;
+                }
+                None => b[OFF_PENDING_KIND + 9..OFF_PERIOD_COUNT].fill(0xFF),
+            }
+            b[OFF_PENDING_FLAGS] = pf;
+            b[OFF_PERIOD_COUNT] = count.saturating_add(1);
+            b[OFF_PERIOD_COUNT + 1..OFF_FAILURE].copy_from_slice(&start.to_be_bytes());
+        })?;
+        Ok(counter)
+    }
+
+    /// Period count and start as they would be at `now_ms` (before this attempt).
+    pub fn period_after(&self, now_ms: u64) -> (u8, u64) {
+        let (count, start) = self.period();
+        let len = u64::from(self.retry_policy().period_s).saturating_mul(1000);
+        if count == 0 || now_ms >= start.saturating_add(len) {
+            (0, now_ms)
+        } else {
+            (count, start)
+        }
+    }
+
+    /// The "registered" transaction: the new IMEI (and IMEISV) stored, the pending
+    /// registration and the last failure cleared.
+    pub fn commit_registered<const N: usize>(
+        &mut self,
+        store: &mut Store<N>,
+        imei: &[u8; 8],
+        imeisv: Option<&[u8; 9]>,
+    ) -> Result<(), RecordError> {
+        self.transact(store, |b| {
+            b[OFF_IMEI..OFF_IMEISV].copy_from_slice(imei);
+            let mut flags = (b[OFF_FLAGS] | FLAG_IMEI) & !FLAG_IMEISV;
+            match imeisv {
+                Some(sv) => {
+                    b[OFF_IMEISV..OFF_COUNTER].copy_from_slice(sv);
+                    flags |= FLAG_IMEISV;
+                }
+                None => b[OFF_IMEISV..OFF_COUNTER].fill(0xFF),
+            }
+            b[OFF_FLAGS] = flags;
+            b[OFF_PENDING_FLAGS] = 0;
+            b[OFF_FAILURE..OFF_FAILURE + 3].fill(0);
+        })
+    }
+
+    /// Records an IMEI failure (one transaction; nothing is written when the same
+    /// failure is already recorded).
+    pub fn commit_failure<const N: usize>(
+        &mut self,
+        store: &mut Store<N>,
+        failure: ImeiFailure,
+    ) -> Result<(), RecordError> {
+        let v = match failure {
+            ImeiFailure::Missing { result } => [1, result, 0],
+            ImeiFailure::Malformed { first_byte } => [2, 0, first_byte],
+        };
+        self.transact(store, |b| {
+            b[OFF_FAILURE..OFF_FAILURE + 3].copy_from_slice(&v);
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::nvm::Nvm;
+
+    fn config() -> AppletConfig {
+        AppletConfig {
+            server: sms::Address::number("+447700900123").unwrap(),
+            smsc: Some(sms::Address::number("+447700900000").unwrap()),
+            retry: RetryPolicy::DEFAULT,
+            enabled: true,
+            request_imeisv: false,
+            key_id: KeyId::aes_cmac(1).unwrap(),
+            key: [0x11; 16],
+        }
+    }
+
+    #[test]
+    fn personalise_and_read_back() {
+        let mut s = Store::open(Nvm::<512>::new(), 200).unwrap();
+        let iccid = [0x98, 0x94, 0, 1, 0x21, 0x43, 0x65, 0x87, 0x09, 0xF1];
+        let r = Record::personalise(&mut s, 10, &config(), &iccid).unwrap();
+        let r2 = Record::load(&s, 10).unwrap();
+        assert_eq!(r, r2);
+        assert!(r.is_personalised() && r.enabled() && !r.wants_imeisv());
+        assert_eq!(r.stored_imei(), None);
+        assert_eq!(r.next_counter(), 0);
+        assert_eq!(r.server().unwrap(), config().server);
+        // CAT address value: TOA 91, digits 447700900000 swapped (02-cat.md §2, tag 06).
+        assert_eq!(
+            r.smsc().unwrap(),
+            &[0x91, 0x44, 0x77, 0x00, 0x09, 0x00, 0x00]
+        );
+        assert_eq!(r.retry_policy(), RetryPolicy::DEFAULT);
+        assert_eq!(r.iccid(), iccid);
+        assert_eq!(r.key(), [0x11; 16]);
+    }
+
+    #[test]
+    fn attempt_then_registered() {
+        let mut s = Store::open(Nvm::<512>::new(), 200).unwrap();
+        let mut r = Record::personalise(&mut s, 0, &config(), &[0; 10]).unwrap();
+        let imei = [0x4A, 0x09, 0x51, 0x24, 0x30, 0x32, 0x57, 0x81];
+        let p = PendingRegistration {
+            kind: EventKind::FIRST_USE,
+            imei,
+            imeisv: None,
+        };
+        assert_eq!(r.commit_attempt(&mut s, &p, 1000).unwrap(), 0);
+        assert_eq!(r.next_counter(), 1);
+        assert_eq!(r.pending(), Some(p));
+        assert_eq!(r.period(), (1, 1000));
+        assert_eq!(Record::load(&s, 0).unwrap(), r);
+        r.commit_registered(&mut s, &imei, None).unwrap();
+        assert_eq!(r.stored_imei(), Some(imei));
+        assert_eq!(r.pending(), None);
+        assert_eq!(Record::load(&s, 0).unwrap(), r);
+        // Period rolls over after period_s.
+        assert_eq!(r.period_after(1000 + 86_400_000), (0, 1000 + 86_400_000));
+        assert_eq!(r.period_after(2000), (1, 1000));
+    }
+
+    #[test]
+    fn failure_recorded_once() {
+        let mut s = Store::open(Nvm::<512>::new(), 200).unwrap();
+        let mut r = Record::personalise(&mut s, 0, &config(), &[0; 10]).unwrap();
+        r.commit_failure(&mut s, ImeiFailure::Malformed { first_byte: 0x4B })
+            .unwrap();
+        let w = s.nvm().writes();
+        r.commit_failure(&mut s, ImeiFailure::Malformed { first_byte: 0x4B })
+            .unwrap();
+        assert_eq!(s.nvm().writes(), w);
+        assert_eq!(
+            Record::load(&s, 0).unwrap().last_failure(),
+            Some(ImeiFailure::Malformed { first_byte: 0x4B })
+        );
+    }
+}
