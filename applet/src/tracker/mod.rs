@@ -114,6 +114,8 @@ pub enum Outcome {
     RateLimited,
     /// The SMS failed and no retry is possible before the next power-up.
     GaveUp,
+    /// The configuration (EF.TRACK_CONFIG) holds no valid server address.
+    Misconfigured,
 }
 
 /// The applet's state. Each variant carries only what is valid in it; transitions
@@ -321,6 +323,8 @@ impl Tracker {
         if self.state != State::Idle {
             return Ok(0);
         }
+        // Session start: pick up changes a PIN holder made to EF.TRACK_CONFIG.
+        *cx.record = Record::load(cx.store)?;
         if !cx.record.enabled() {
             self.state = State::Done(Outcome::Disabled);
             return Ok(0);
@@ -499,6 +503,10 @@ impl Tracker {
             self.state = State::Done(Outcome::RateLimited);
             return Ok(0);
         }
+        let Ok(server) = cx.record.server() else {
+            self.state = State::Done(Outcome::Misconfigured);
+            return Ok(0);
+        };
         let pending = PendingRegistration {
             kind: reg.kind,
             imei: reg.imei,
@@ -507,7 +515,7 @@ impl Tracker {
         let counter = cx.record.commit_attempt(cx.store, &pending, cx.now_ms)?;
         self.attempts_this_cycle = self.attempts_this_cycle.saturating_add(1);
         let cmd = self.next_cmd();
-        let n = emit_send_sm(cmd, counter, &reg, cx)?;
+        let n = emit_send_sm(cmd, counter, &reg, &server, cx)?;
         self.state = State::AwaitingSmsResult { cmd, counter, reg };
         Ok(n)
     }
@@ -567,6 +575,7 @@ fn emit_send_sm<const N: usize>(
     cmd: u8,
     counter: u64,
     reg: &Registration,
+    server: &crate::wire::sms::Address,
     cx: &mut Context<'_, N>,
 ) -> Step {
     let msg = RegistrationRepr {
@@ -583,7 +592,7 @@ fn emit_send_sm<const N: usize>(
     let plen = msg.emit_signed(&cx.record.key(), &mut payload)?;
     let submit = SmsSubmit::new(
         0,
-        cx.record.server()?,
+        *server,
         DataCodingScheme::EIGHT_BIT,
         UserData::octets(None, payload.get(..plen).unwrap_or(&[])),
     );

@@ -4,34 +4,52 @@
 //! Every change goes through [`Store::begin`] / [`Store::write`] / [`Store::commit`], so
 //! after a power cut at any NVM write the record is entirely old or entirely new.
 //!
-//! ## Layout (offsets from the record's base, [`RECORD_LEN`] = 117 bytes)
+//! ## Layout
 //!
-//! | offset | size | field | written by |
+//! The record occupies the two applet EFs of [`crate::card::fs`] (adjacent, 64 bytes
+//! each) plus a secret block outside the file system that no APDU can read:
+//!
+//! EF.TRACK_CONFIG (`7F4A/6F01`, read/update PIN1), offsets from [`CONFIG_BASE`]:
+//!
+//! | offset | size | field |
+//! | --- | --- | --- |
+//! | 0 | 1 | config format, [`FORMAT_V1`] |
+//! | 1 | 1 | flags: `01` applet enabled, `10` ask for IMEISV |
+//! | 2 | 12 | provisioning server address, TP-DA form (length, TOA, digits), `FF` padded |
+//! | 14 | 12 | SMS centre: length of the CAT address value (0 = none), then TOA + digits |
+//! | 26 | 1 | retry policy: max attempts per power cycle |
+//! | 27 | 1 | retry policy: max attempts per period |
+//! | 28 | 4 | retry policy: period, seconds (big endian) |
+//! | 32 | 2 | retry policy: first back-off, seconds (doubles per retry) |
+//! | 34 | 30 | reserved, `FF` |
+//!
+//! EF.TRACK_STATE (`7F4A/6F02`, read PIN1, update never — only the applet writes it),
+//! offsets from [`CONFIG_BASE`] (the EF starts at 64):
+//!
+//! | offset | size | field | changed by |
 //! | --- | --- | --- | --- |
-//! | 0 | 1 | format: [`FORMAT_V1`] = personalised; anything else = blank card | personalisation |
-//! | 1 | 1 | flags: `01` applet enabled, `02` IMEI stored, `04` IMEISV stored, `08` registration pending, `10` ask for IMEISV | personalisation, [`Record::commit_registered`] |
-//! | 2 | 8 | stored IMEI (TS 24.008 mobile identity, CAT tag `14` value) | [`Record::commit_registered`] |
-//! | 10 | 9 | stored IMEISV (CAT tag `62` value) or `FF…` | [`Record::commit_registered`] |
-//! | 19 | 5 | next registration counter (big endian, 0 … 2^40 − 1) | [`Record::commit_attempt`] |
-//! | 24 | 1 | pending registration: event kind (`01`/`02`/`03`) | [`Record::commit_attempt`] |
-//! | 25 | 8 | pending registration: IMEI | [`Record::commit_attempt`] |
-//! | 33 | 9 | pending registration: IMEISV or `FF…` (flag `02` at offset 54) | [`Record::commit_attempt`] |
-//! | 42 | 1 | attempts in the current rate-limit period | [`Record::commit_attempt`] |
-//! | 43 | 8 | start of the current period, ms (caller's clock, big endian) | [`Record::commit_attempt`] |
-//! | 51 | 1 | last IMEI failure: `00` none, `01` missing, `02` malformed | [`Record::commit_failure`] |
-//! | 52 | 1 | last IMEI failure: general result of the TERMINAL RESPONSE | [`Record::commit_failure`] |
-//! | 53 | 1 | last IMEI failure: first byte of the malformed identity (or `00`) | [`Record::commit_failure`] |
-//! | 54 | 1 | pending flags: `01` pending, `02` pending IMEISV present | [`Record::commit_attempt`] / [`Record::commit_registered`] |
-//! | 55 | 1 | KID (key version, algorithm) | personalisation |
-//! | 56 | 16 | registration key K_reg | personalisation |
-//! | 72 | 12 | provisioning server address, TP-DA form (length, TOA, digits), `FF` padded | personalisation |
-//! | 84 | 12 | SMS centre: length of the CAT address value (0 = none), then TOA + digits | personalisation |
-//! | 96 | 1 | retry policy: max attempts per power cycle | personalisation |
-//! | 97 | 1 | retry policy: max attempts per period | personalisation |
-//! | 98 | 4 | retry policy: period, seconds | personalisation |
-//! | 102 | 2 | retry policy: first back-off, seconds (doubles per attempt) | personalisation |
-//! | 104 | 10 | ICCID copy (EF.ICCID content) used in the registration message | personalisation |
-//! | 114 | 3 | reserved, `00` | personalisation |
+//! | 64 | 1 | state flags: `02` IMEI stored, `04` IMEISV stored | registered |
+//! | 65 | 8 | stored IMEI (TS 24.008 mobile identity = CAT tag `14` value) | registered |
+//! | 73 | 9 | stored IMEISV (CAT tag `62` value) or `FF…` | registered |
+//! | 82 | 5 | next registration counter (big endian, 0 … 2^40 − 1) | attempt |
+//! | 87 | 1 | pending registration: event kind | attempt |
+//! | 88 | 8 | pending registration: IMEI | attempt |
+//! | 96 | 9 | pending registration: IMEISV or `FF…` | attempt |
+//! | 105 | 1 | pending flags: `01` pending, `02` pending IMEISV present | attempt, registered |
+//! | 106 | 1 | attempts in the current rate-limit period | attempt |
+//! | 107 | 8 | start of the current period, ms on the caller's clock (big endian) | attempt |
+//! | 115 | 1 | last IMEI failure: `00` none, `01` missing, `02` malformed | failure, registered |
+//! | 116 | 1 | last IMEI failure: general result of the TERMINAL RESPONSE | failure, registered |
+//! | 117 | 1 | last IMEI failure: first byte of the malformed identity | failure, registered |
+//! | 118 | 10 | reserved |
+//!
+//! Secret block at [`SECRET_BASE`] (after the file system's data, [`SECRET_LEN`] bytes):
+//! personalisation marker [`FORMAT_V1`] (1), KID (1), K_reg (16). The marker lives here,
+//! not in the PIN-writable config EF, so nobody can make the card "re-personalise" and
+//! restart its counter.
+//!
+//! Persistent bytes of the applet: 128 + 18 = 146; with the file system's 256, the
+//! card's data area is [`crate::card::DATA_LEN`] bytes.
 //!
 //! The "attempt" transaction (counter + 1, pending registration, period count) is
 //! committed **before** the SEND SHORT MESSAGE leaves the card: a power cut can never
@@ -40,6 +58,7 @@
 //! committed only on a successful TERMINAL RESPONSE, so the new IMEI is stored exactly
 //! once.
 
+use crate::card::fs;
 use crate::card::nvm::{NvmError, Store};
 use crate::wire::Error;
 use crate::wire::registration::{COUNTER_MAX, EventKind, KeyId};
@@ -47,28 +66,38 @@ use crate::wire::sms;
 
 /// Format byte of a personalised version-1 record.
 pub const FORMAT_V1: u8 = 0x49;
-/// Bytes of the record.
-pub const RECORD_LEN: usize = 117;
+/// Where the record's block (config EF + state EF) starts in the data area.
+pub const CONFIG_BASE: usize = fs::TRACK_CONFIG_BODY as usize;
+/// Bytes of the block: the two applet EFs.
+pub const BLOCK_LEN: usize = 2 * fs::TRACK_EF_LEN as usize;
+/// Where the secret block starts in the data area.
+pub const SECRET_BASE: usize = fs::FS_DATA_LEN;
+/// Bytes of the secret block.
+pub const SECRET_LEN: usize = 18;
+
+const _: () = assert!(
+    fs::TRACK_CONFIG_BODY as usize + fs::TRACK_EF_LEN as usize == fs::TRACK_STATE_BODY as usize
+);
 
 const OFF_FORMAT: usize = 0;
 const OFF_FLAGS: usize = 1;
-const OFF_IMEI: usize = 2;
-const OFF_IMEISV: usize = 10;
-const OFF_COUNTER: usize = 19;
-const OFF_PENDING_KIND: usize = 24;
-const OFF_PERIOD_COUNT: usize = 42;
-const OFF_FAILURE: usize = 51;
-const OFF_PENDING_FLAGS: usize = 54;
-const OFF_KID: usize = 55;
-const OFF_SERVER: usize = 72;
-const OFF_SMSC: usize = 84;
-const OFF_POLICY: usize = 96;
-const OFF_ICCID: usize = 104;
+const OFF_SERVER: usize = 2;
+const OFF_SMSC: usize = 14;
+const OFF_POLICY: usize = 26;
+const OFF_STATE: usize = 64;
+const OFF_STATE_FLAGS: usize = 64;
+const OFF_IMEI: usize = 65;
+const OFF_IMEISV: usize = 73;
+const OFF_COUNTER: usize = 82;
+const OFF_PENDING_KIND: usize = 87;
+const OFF_PENDING_FLAGS: usize = 105;
+const OFF_PERIOD_COUNT: usize = 106;
+const OFF_FAILURE: usize = 115;
 
 const FLAG_ENABLED: u8 = 0x01;
+const FLAG_WANT_IMEISV: u8 = 0x10;
 const FLAG_IMEI: u8 = 0x02;
 const FLAG_IMEISV: u8 = 0x04;
-const FLAG_WANT_IMEISV: u8 = 0x10;
 
 const PENDING: u8 = 0x01;
 const PENDING_IMEISV: u8 = 0x02;
@@ -146,11 +175,12 @@ pub enum ImeiFailure {
     },
 }
 
-/// RAM mirror of the persistent record (read at power-up, updated after each commit).
+/// RAM mirror of the persistent record (read at the start of each session, updated
+/// after each commit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    base: usize,
-    bytes: [u8; RECORD_LEN],
+    bytes: [u8; BLOCK_LEN],
+    secret: [u8; SECRET_LEN],
 }
 
 fn slot<const L: usize>(b: &[u8], off: usize) -> [u8; L] {
@@ -185,32 +215,33 @@ impl From<Error> for RecordError {
 }
 
 impl Record {
-    /// Reads the record at `base` of `store`'s data area.
-    pub fn load<const N: usize>(store: &Store<N>, base: usize) -> Result<Self, RecordError> {
-        let mut bytes = [0u8; RECORD_LEN];
-        store.read(base, &mut bytes)?;
-        Ok(Record { base, bytes })
+    /// Reads the record from `store`'s data area.
+    pub fn load<const N: usize>(store: &Store<N>) -> Result<Self, RecordError> {
+        let mut bytes = [0u8; BLOCK_LEN];
+        store.read(CONFIG_BASE, &mut bytes)?;
+        let mut secret = [0u8; SECRET_LEN];
+        store.read(SECRET_BASE, &mut secret)?;
+        Ok(Record { bytes, secret })
     }
 
-    /// The raw bytes (for tests and the size report).
-    pub fn as_bytes(&self) -> &[u8; RECORD_LEN] {
+    /// The raw block (config EF + state EF).
+    pub fn as_bytes(&self) -> &[u8; BLOCK_LEN] {
         &self.bytes
     }
 
     /// Whether a personalisation is present.
     pub fn is_personalised(&self) -> bool {
-        self.bytes[OFF_FORMAT] == FORMAT_V1
+        self.secret[0] == FORMAT_V1 && self.bytes[OFF_FORMAT] == FORMAT_V1
     }
 
-    /// Writes a fresh record (no IMEI, counter 0) for `config` and `iccid` into `store`
-    /// in one transaction.
+    /// Writes a fresh record (no IMEI, counter 0) for `config` into the open
+    /// transaction of `store` (the caller commits, together with the file system's
+    /// personalisation).
     pub fn personalise<const N: usize>(
         store: &mut Store<N>,
-        base: usize,
         config: &AppletConfig,
-        iccid: &[u8; 10],
-    ) -> Result<Self, RecordError> {
-        let mut b = [0u8; RECORD_LEN];
+    ) -> Result<(), RecordError> {
+        let mut b = [0xFFu8; BLOCK_LEN];
         b[OFF_FORMAT] = FORMAT_V1;
         let mut flags = 0;
         if config.enabled {
@@ -220,15 +251,10 @@ impl Record {
             flags |= FLAG_WANT_IMEISV;
         }
         b[OFF_FLAGS] = flags;
-        b[OFF_IMEI..OFF_COUNTER].fill(0xFF);
-        b[OFF_KID] = config.key_id.0;
-        b[OFF_KID + 1..OFF_SERVER].copy_from_slice(&config.key);
-        b[OFF_SERVER..OFF_SMSC].fill(0xFF);
         config
             .server
             .emit(&mut b[OFF_SERVER..OFF_SMSC])
             .map_err(|_| Error::BadValue)?;
-        b[OFF_SMSC..OFF_POLICY].fill(0xFF);
         b[OFF_SMSC] = 0;
         if let Some(smsc) = &config.smsc {
             let n = smsc
@@ -240,19 +266,25 @@ impl Record {
         b[OFF_POLICY] = p.max_attempts_per_power_cycle;
         b[OFF_POLICY + 1] = p.max_attempts_per_period;
         b[OFF_POLICY + 2..OFF_POLICY + 6].copy_from_slice(&p.period_s.to_be_bytes());
-        b[OFF_POLICY + 6..OFF_ICCID].copy_from_slice(&p.backoff_s.to_be_bytes());
-        b[OFF_ICCID..OFF_ICCID + 10].copy_from_slice(iccid);
-        store.begin()?;
-        if let Err(e) = store.write(base, &b) {
-            store.abort();
-            return Err(e.into());
-        }
-        store.commit()?;
-        Ok(Record { base, bytes: b })
+        b[OFF_POLICY + 6..OFF_POLICY + 8].copy_from_slice(&p.backoff_s.to_be_bytes());
+        b[OFF_STATE..].fill(0);
+        b[OFF_IMEI..OFF_COUNTER].fill(0xFF);
+        b[OFF_PENDING_KIND..OFF_PENDING_FLAGS].fill(0xFF);
+        let mut secret = [0u8; SECRET_LEN];
+        secret[0] = FORMAT_V1;
+        secret[1] = config.key_id.0;
+        secret[2..].copy_from_slice(&config.key);
+        store.write(CONFIG_BASE, &b)?;
+        store.write(SECRET_BASE, &secret)?;
+        Ok(())
     }
 
     fn flags(&self) -> u8 {
         self.bytes[OFF_FLAGS]
+    }
+
+    fn state_flags(&self) -> u8 {
+        self.bytes[OFF_STATE_FLAGS]
     }
 
     /// Whether the applet is enabled.
@@ -267,12 +299,12 @@ impl Record {
 
     /// The stored IMEI, if any.
     pub fn stored_imei(&self) -> Option<[u8; 8]> {
-        (self.flags() & FLAG_IMEI != 0).then(|| slot(&self.bytes, OFF_IMEI))
+        (self.state_flags() & FLAG_IMEI != 0).then(|| slot(&self.bytes, OFF_IMEI))
     }
 
     /// The stored IMEISV, if any.
     pub fn stored_imeisv(&self) -> Option<[u8; 9]> {
-        (self.flags() & FLAG_IMEISV != 0).then(|| slot(&self.bytes, OFF_IMEISV))
+        (self.state_flags() & FLAG_IMEISV != 0).then(|| slot(&self.bytes, OFF_IMEISV))
     }
 
     /// The next registration counter value.
@@ -312,12 +344,12 @@ impl Record {
 
     /// Key identifier.
     pub fn key_id(&self) -> KeyId {
-        KeyId(self.bytes[OFF_KID])
+        KeyId(self.secret[1])
     }
 
     /// Registration key.
     pub fn key(&self) -> [u8; 16] {
-        slot(&self.bytes, OFF_KID + 1)
+        slot(&self.secret, 2)
     }
 
     /// Provisioning server address (TP-DA).
@@ -345,17 +377,12 @@ impl Record {
         }
     }
 
-    /// The ICCID copied at personalisation.
-    pub fn iccid(&self) -> [u8; 10] {
-        slot(&self.bytes, OFF_ICCID)
-    }
-
     /// Runs `f` over a copy of the record and commits the bytes that changed, in one
     /// transaction; the mirror changes only after a successful commit.
     fn transact<const N: usize>(
         &mut self,
         store: &mut Store<N>,
-        f: impl FnOnce(&mut [u8; RECORD_LEN]),
+        f: impl FnOnce(&mut [u8; BLOCK_LEN]),
     ) -> Result<(), RecordError> {
         let mut new = self.bytes;
         f(&mut new);
@@ -366,7 +393,7 @@ impl Record {
             return Ok(());
         };
         store.begin()?;
-        let r = store.write(self.base + lo, new.get(lo..=hi).unwrap_or(&[]));
+        let r = store.write(CONFIG_BASE + lo, new.get(lo..=hi).unwrap_or(&[]));
         if let Err(e) = r {
             store.abort();
             return Err(e.into());
@@ -400,10 +427,10 @@ impl Record {
             let mut pf = PENDING;
             match &pending.imeisv {
                 Some(sv) => {
-                    b[OFF_PENDING_KIND + 9..OFF_PERIOD_COUNT].copy_from_slice(sv);
+                    b[OFF_PENDING_KIND + 9..OFF_PENDING_FLAGS].copy_from_slice(sv);
                     pf |= PENDING_IMEISV;
                 }
-                None => b[OFF_PENDING_KIND + 9..OFF_PERIOD_COUNT].fill(0xFF),
+                None => b[OFF_PENDING_KIND + 9..OFF_PENDING_FLAGS].fill(0xFF),
             }
             b[OFF_PENDING_FLAGS] = pf;
             b[OFF_PERIOD_COUNT] = count.saturating_add(1);
@@ -433,7 +460,7 @@ impl Record {
     ) -> Result<(), RecordError> {
         self.transact(store, |b| {
             b[OFF_IMEI..OFF_IMEISV].copy_from_slice(imei);
-            let mut flags = (b[OFF_FLAGS] | FLAG_IMEI) & !FLAG_IMEISV;
+            let mut flags = (b[OFF_STATE_FLAGS] | FLAG_IMEI) & !FLAG_IMEISV;
             match imeisv {
                 Some(sv) => {
                     b[OFF_IMEISV..OFF_COUNTER].copy_from_slice(sv);
@@ -441,7 +468,7 @@ impl Record {
                 }
                 None => b[OFF_IMEISV..OFF_COUNTER].fill(0xFF),
             }
-            b[OFF_FLAGS] = flags;
+            b[OFF_STATE_FLAGS] = flags;
             b[OFF_PENDING_FLAGS] = 0;
             b[OFF_FAILURE..OFF_FAILURE + 3].fill(0);
         })
@@ -481,31 +508,41 @@ mod tests {
         }
     }
 
+    fn fresh() -> (Store<1024>, Record) {
+        let mut s = Store::open(Nvm::<1024>::new(), 288).unwrap();
+        s.begin().unwrap();
+        Record::personalise(&mut s, &config()).unwrap();
+        s.commit().unwrap();
+        let r = Record::load(&s).unwrap();
+        (s, r)
+    }
+
     #[test]
     fn personalise_and_read_back() {
-        let mut s = Store::open(Nvm::<512>::new(), 200).unwrap();
-        let iccid = [0x98, 0x94, 0, 1, 0x21, 0x43, 0x65, 0x87, 0x09, 0xF1];
-        let r = Record::personalise(&mut s, 10, &config(), &iccid).unwrap();
-        let r2 = Record::load(&s, 10).unwrap();
-        assert_eq!(r, r2);
+        let (_s, r) = fresh();
         assert!(r.is_personalised() && r.enabled() && !r.wants_imeisv());
         assert_eq!(r.stored_imei(), None);
+        assert_eq!(r.pending(), None);
+        assert_eq!(r.last_failure(), None);
         assert_eq!(r.next_counter(), 0);
+        assert_eq!(r.period(), (0, 0));
         assert_eq!(r.server().unwrap(), config().server);
         // CAT address value: TOA 91, digits 447700900000 swapped (02-cat.md §2, tag 06).
-        assert_eq!(
-            r.smsc().unwrap(),
-            &[0x91, 0x44, 0x77, 0x00, 0x09, 0x00, 0x00]
-        );
+        assert_eq!(r.smsc().unwrap(), &[0x91, 0x44, 0x77, 0x00, 0x09, 0x00, 0x00]);
         assert_eq!(r.retry_policy(), RetryPolicy::DEFAULT);
-        assert_eq!(r.iccid(), iccid);
         assert_eq!(r.key(), [0x11; 16]);
+        assert_eq!(r.key_id(), KeyId(0x12));
+    }
+
+    #[test]
+    fn blank_store_is_not_personalised() {
+        let s = Store::open(Nvm::<1024>::new(), 288).unwrap();
+        assert!(!Record::load(&s).unwrap().is_personalised());
     }
 
     #[test]
     fn attempt_then_registered() {
-        let mut s = Store::open(Nvm::<512>::new(), 200).unwrap();
-        let mut r = Record::personalise(&mut s, 0, &config(), &[0; 10]).unwrap();
+        let (mut s, mut r) = fresh();
         let imei = [0x4A, 0x09, 0x51, 0x24, 0x30, 0x32, 0x57, 0x81];
         let p = PendingRegistration {
             kind: EventKind::FIRST_USE,
@@ -516,20 +553,39 @@ mod tests {
         assert_eq!(r.next_counter(), 1);
         assert_eq!(r.pending(), Some(p));
         assert_eq!(r.period(), (1, 1000));
-        assert_eq!(Record::load(&s, 0).unwrap(), r);
+        assert_eq!(Record::load(&s).unwrap(), r);
         r.commit_registered(&mut s, &imei, None).unwrap();
         assert_eq!(r.stored_imei(), Some(imei));
         assert_eq!(r.pending(), None);
-        assert_eq!(Record::load(&s, 0).unwrap(), r);
+        assert_eq!(Record::load(&s).unwrap(), r);
         // Period rolls over after period_s.
         assert_eq!(r.period_after(1000 + 86_400_000), (0, 1000 + 86_400_000));
         assert_eq!(r.period_after(2000), (1, 1000));
     }
 
     #[test]
+    fn state_transactions_never_touch_the_config_ef() {
+        let (mut s, mut r) = fresh();
+        let before = s.committed()[CONFIG_BASE..CONFIG_BASE + OFF_STATE].to_vec();
+        let imei = [0x4A, 0x09, 0x51, 0x24, 0x30, 0x32, 0x57, 0x81];
+        let p = PendingRegistration {
+            kind: EventKind::FIRST_USE,
+            imei,
+            imeisv: Some([0x43, 0x09, 0x51, 0x24, 0x30, 0x32, 0x57, 0x01, 0xF1]),
+        };
+        r.commit_attempt(&mut s, &p, 5).unwrap();
+        r.commit_registered(&mut s, &imei, p.imeisv.as_ref()).unwrap();
+        r.commit_failure(&mut s, ImeiFailure::Missing { result: 0x20 })
+            .unwrap();
+        assert_eq!(
+            &s.committed()[CONFIG_BASE..CONFIG_BASE + OFF_STATE],
+            &before[..]
+        );
+    }
+
+    #[test]
     fn failure_recorded_once() {
-        let mut s = Store::open(Nvm::<512>::new(), 200).unwrap();
-        let mut r = Record::personalise(&mut s, 0, &config(), &[0; 10]).unwrap();
+        let (mut s, mut r) = fresh();
         r.commit_failure(&mut s, ImeiFailure::Malformed { first_byte: 0x4B })
             .unwrap();
         let w = s.nvm().writes();
@@ -537,7 +593,7 @@ mod tests {
             .unwrap();
         assert_eq!(s.nvm().writes(), w);
         assert_eq!(
-            Record::load(&s, 0).unwrap().last_failure(),
+            Record::load(&s).unwrap().last_failure(),
             Some(ImeiFailure::Malformed { first_byte: 0x4B })
         );
     }

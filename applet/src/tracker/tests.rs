@@ -46,7 +46,7 @@ fn config() -> AppletConfig {
 }
 
 struct Rig {
-    store: Store<512>,
+    store: Store<1024>,
     record: Record,
     t: Tracker,
     out: [u8; 256],
@@ -55,8 +55,11 @@ struct Rig {
 
 impl Rig {
     fn new(cfg: AppletConfig) -> Self {
-        let mut store = Store::open(Nvm::new(), 200).unwrap();
-        let record = Record::personalise(&mut store, 0, &cfg, &ID.iccid).unwrap();
+        let mut store = Store::open(Nvm::new(), 288).unwrap();
+        store.begin().unwrap();
+        Record::personalise(&mut store, &cfg).unwrap();
+        store.commit().unwrap();
+        let record = Record::load(&store).unwrap();
         Rig {
             store,
             record,
@@ -65,7 +68,7 @@ impl Rig {
             now: 1_000,
         }
     }
-    fn cx(&mut self) -> (Context<'_, 512>, &mut Tracker) {
+    fn cx(&mut self) -> (Context<'_, 1024>, &mut Tracker) {
         (
             Context {
                 store: &mut self.store,
@@ -97,7 +100,7 @@ impl Rig {
     }
     fn power_cycle(&mut self) {
         self.t.reset(true);
-        self.record = Record::load(&self.store, 0).unwrap();
+        self.record = Record::load(&self.store).unwrap();
     }
 }
 
@@ -136,11 +139,11 @@ fn first_use_registers_and_commits() {
     assert_eq!(reg.previous_imei, None);
     assert_eq!(reg.iccid, ID.iccid);
     // Counter committed before the SMS is released.
-    assert_eq!(Record::load(&r.store, 0).unwrap().next_counter(), 1);
+    assert_eq!(Record::load(&r.store).unwrap().next_counter(), 1);
     assert_eq!(r.record.stored_imei(), None);
     assert!(r.tr(0, ResponseData::None).is_empty());
     assert_eq!(*r.t.state(), State::Done(Outcome::Registered));
-    let rec = Record::load(&r.store, 0).unwrap();
+    let rec = Record::load(&r.store).unwrap();
     assert_eq!(rec.stored_imei(), Some(IMEI_A));
     assert_eq!(rec.pending(), None);
 }
@@ -232,7 +235,7 @@ fn malformed_and_missing_imei_recorded_not_registered() {
         r.tp(&TP_FULL);
         assert!(r.tr(result, data).is_empty());
         assert_eq!(*r.t.state(), State::Done(Outcome::ImeiUnusable));
-        let rec = Record::load(&r.store, 0).unwrap();
+        let rec = Record::load(&r.store).unwrap();
         assert_eq!(rec.last_failure(), Some(failure));
         assert_eq!(rec.stored_imei(), None);
         assert_eq!(rec.next_counter(), 0);
@@ -260,7 +263,7 @@ fn imeisv_requested_when_allowed() {
     assert_eq!(reg.imeisv, Some(IMEISV_A));
     r.tr(0, ResponseData::None);
     assert_eq!(
-        Record::load(&r.store, 0).unwrap().stored_imeisv(),
+        Record::load(&r.store).unwrap().stored_imeisv(),
         Some(IMEISV_A)
     );
 }
@@ -342,7 +345,7 @@ fn failure_sets_up_event_list_and_timer_then_retries() {
     // Third failure: 3 attempts per power cycle used up.
     assert!(r.tr(0x20, ResponseData::None).is_empty());
     assert_eq!(*r.t.state(), State::Done(Outcome::GaveUp));
-    let rec = Record::load(&r.store, 0).unwrap();
+    let rec = Record::load(&r.store).unwrap();
     assert_eq!(rec.stored_imei(), None);
     assert_eq!(rec.next_counter(), 3);
     assert!(rec.pending().is_some());
