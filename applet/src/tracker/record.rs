@@ -21,7 +21,8 @@
 //! | 27 | 1 | retry policy: max attempts per period |
 //! | 28 | 4 | retry policy: period, seconds (big endian) |
 //! | 32 | 2 | retry policy: first back-off, seconds (doubles per retry) |
-//! | 34 | 30 | reserved, `FF` |
+//! | 34 | 12 | the card's MSISDN (personalisation), TP address form, `FF` = none |
+//! | 46 | 18 | reserved, `FF` |
 //!
 //! EF.TRACK_STATE (`7F4A/6F02`, read PIN1, update never — only the applet writes it),
 //! offsets from [`CONFIG_BASE`] (the EF starts at 64):
@@ -84,6 +85,7 @@ const OFF_FLAGS: usize = 1;
 const OFF_SERVER: usize = 2;
 const OFF_SMSC: usize = 14;
 const OFF_POLICY: usize = 26;
+const OFF_MSISDN: usize = 34;
 const OFF_STATE: usize = 64;
 const OFF_STATE_FLAGS: usize = 64;
 const OFF_IMEI: usize = 65;
@@ -240,6 +242,7 @@ impl Record {
     pub fn personalise<const N: usize>(
         store: &mut Store<N>,
         config: &AppletConfig,
+        msisdn: Option<&sms::Address>,
     ) -> Result<(), RecordError> {
         let mut b = [0xFFu8; BLOCK_LEN];
         b[OFF_FORMAT] = FORMAT_V1;
@@ -267,6 +270,10 @@ impl Record {
         b[OFF_POLICY + 1] = p.max_attempts_per_period;
         b[OFF_POLICY + 2..OFF_POLICY + 6].copy_from_slice(&p.period_s.to_be_bytes());
         b[OFF_POLICY + 6..OFF_POLICY + 8].copy_from_slice(&p.backoff_s.to_be_bytes());
+        if let Some(m) = msisdn {
+            m.emit(&mut b[OFF_MSISDN..OFF_MSISDN + ADDRESS_SLOT])
+                .map_err(|_| Error::BadValue)?;
+        }
         b[OFF_STATE..].fill(0);
         b[OFF_IMEI..OFF_COUNTER].fill(0xFF);
         b[OFF_PENDING_KIND..OFF_PENDING_FLAGS].fill(0xFF);
@@ -355,6 +362,11 @@ impl Record {
     /// Provisioning server address (TP-DA).
     pub fn server(&self) -> Result<sms::Address, Error> {
         sms::Address::parse(self.bytes.get(OFF_SERVER..OFF_SMSC).unwrap_or(&[]))
+    }
+
+    /// The card's MSISDN, if personalised.
+    pub fn msisdn(&self) -> Option<sms::Address> {
+        sms::Address::parse(self.bytes.get(OFF_MSISDN..OFF_MSISDN + ADDRESS_SLOT)?).ok()
     }
 
     /// SMS centre as a CAT address value (TOA + digits), if set.
@@ -495,6 +507,8 @@ impl Record {
 mod tests {
     use super::*;
     use crate::card::nvm::Nvm;
+    extern crate std;
+    use std::string::ToString;
 
     fn config() -> AppletConfig {
         AppletConfig {
@@ -511,7 +525,8 @@ mod tests {
     fn fresh() -> (Store<1024>, Record) {
         let mut s = Store::open(Nvm::<1024>::new(), 288).unwrap();
         s.begin().unwrap();
-        Record::personalise(&mut s, &config()).unwrap();
+        let m = sms::Address::number("+447700900555").unwrap();
+        Record::personalise(&mut s, &config(), Some(&m)).unwrap();
         s.commit().unwrap();
         let r = Record::load(&s).unwrap();
         (s, r)
@@ -528,10 +543,14 @@ mod tests {
         assert_eq!(r.period(), (0, 0));
         assert_eq!(r.server().unwrap(), config().server);
         // CAT address value: TOA 91, digits 447700900000 swapped (02-cat.md §2, tag 06).
-        assert_eq!(r.smsc().unwrap(), &[0x91, 0x44, 0x77, 0x00, 0x09, 0x00, 0x00]);
+        assert_eq!(
+            r.smsc().unwrap(),
+            &[0x91, 0x44, 0x77, 0x00, 0x09, 0x00, 0x00]
+        );
         assert_eq!(r.retry_policy(), RetryPolicy::DEFAULT);
         assert_eq!(r.key(), [0x11; 16]);
         assert_eq!(r.key_id(), KeyId(0x12));
+        assert_eq!(r.msisdn().unwrap().to_string(), "+447700900555");
     }
 
     #[test]
@@ -574,7 +593,8 @@ mod tests {
             imeisv: Some([0x43, 0x09, 0x51, 0x24, 0x30, 0x32, 0x57, 0x01, 0xF1]),
         };
         r.commit_attempt(&mut s, &p, 5).unwrap();
-        r.commit_registered(&mut s, &imei, p.imeisv.as_ref()).unwrap();
+        r.commit_registered(&mut s, &imei, p.imeisv.as_ref())
+            .unwrap();
         r.commit_failure(&mut s, ImeiFailure::Missing { result: 0x20 })
             .unwrap();
         assert_eq!(

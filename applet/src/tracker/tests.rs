@@ -57,7 +57,7 @@ impl Rig {
     fn new(cfg: AppletConfig) -> Self {
         let mut store = Store::open(Nvm::new(), 288).unwrap();
         store.begin().unwrap();
-        Record::personalise(&mut store, &cfg).unwrap();
+        Record::personalise(&mut store, &cfg, None).unwrap();
         store.commit().unwrap();
         let record = Record::load(&store).unwrap();
         Rig {
