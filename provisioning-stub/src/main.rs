@@ -1,0 +1,2 @@
+//! `provisioning-stub` command line (skeleton; filled in below).
+fn main() {}
