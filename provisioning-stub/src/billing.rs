@@ -326,7 +326,7 @@ mod tests {
         Issuance {
             id: IssuanceId(7),
             registration_id: None,
-            iccid: "8944500100000000018".into(),
+            iccid: "8944500100000000012".into(),
             imei: "490154203237518".into(),
             operator: operator.map(Into::into),
             manufacturer: manufacturer.map(Into::into),
