@@ -2,3 +2,5 @@
 //!
 //! SMPP ESME ingress, registration verification, device database, depreciation
 //! policy, key sources, OMA CP encoder, billing ledger and store. Not built yet (issue 5).
+
+pub mod keys;
