@@ -4,3 +4,4 @@
 //! policy, key sources, OMA CP encoder, billing ledger and store. Not built yet (issue 5).
 
 pub mod keys;
+pub mod manufacturer;
