@@ -5,3 +5,4 @@
 
 pub mod keys;
 pub mod manufacturer;
+pub mod smpp;
