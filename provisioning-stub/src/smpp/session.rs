@@ -727,6 +727,9 @@ mod tests {
     /// "", TON/NPI 1/1 "4242", TON/NPI 1/1 "491701234567", esm_class 0x40,
     /// protocol_id 0, priority 0, schedule "", validity "", registered_delivery 1,
     /// replace 0, data_coding 0x04, sm_default_msg_id 0, sm_length 3, UDH bytes.
+    /// The same 52 bytes, wrapped by `text2pcap -T 40000,2775`, decode in tshark's
+    /// SMPP dissector as Submit_sm, UDHI indicator 1, delivery receipt requested,
+    /// data coding 0x04, message bytes 027000.
     #[test]
     fn submit_sm_bytes_match_smpp34_field_order() {
         let mut req =
