@@ -1,0 +1,2 @@
+//! SMPP throughput benchmark (filled in below).
+fn main() {}
