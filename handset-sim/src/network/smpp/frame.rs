@@ -78,6 +78,9 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         sequence_number,
         status,
     };
+    if let CommandId::Other(_) = CommandId::from(command_id) {
+        return Ok(Some(malformed(CommandStatus::EsmeRinvcmdid)));
+    }
     let frame = match Command::decode(&mut pdu, len - 4) {
         Ok((cmd, size)) if size == len - 4 => match cmd.pdu() {
             Some(Pdu::Other { .. }) => malformed(CommandStatus::EsmeRinvcmdid),
@@ -94,10 +97,7 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
             }
             _ => Frame::Command(Box::new(cmd)),
         },
-        Ok(_) | Err(_) => match CommandId::from(command_id) {
-            CommandId::Other(_) => malformed(CommandStatus::EsmeRinvcmdid),
-            _ => malformed(CommandStatus::EsmeRinvcmdlen),
-        },
+        Ok(_) | Err(_) => malformed(CommandStatus::EsmeRinvcmdlen),
     };
     Ok(Some(frame))
 }
