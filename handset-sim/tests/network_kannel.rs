@@ -336,13 +336,12 @@ async fn kannel_sendota_reaches_handset() {
     if stopped.is_err() {
         let _ = bearerbox.kill().await;
     }
-    if let Some(mut sb) = smsbox.take() {
-        if tokio::time::timeout(Duration::from_secs(10), sb.wait())
+    if let Some(mut sb) = smsbox.take()
+        && tokio::time::timeout(Duration::from_secs(10), sb.wait())
             .await
             .is_err()
-        {
-            let _ = sb.kill().await;
-        }
+    {
+        let _ = sb.kill().await;
     }
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
