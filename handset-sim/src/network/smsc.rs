@@ -357,6 +357,9 @@ pub struct Smsc {
     unrouted: VecDeque<StoredMo>,
     mt_queues: BTreeMap<String, VecDeque<StoredMt>>,
     events: Vec<(u64, Event)>,
+    /// Earliest `expires` of anything stored (`u64::MAX` when nothing is), so that
+    /// [`Smsc::expire`] is O(1) until something can actually expire.
+    next_expiry: u64,
 }
 
 impl Smsc {
@@ -375,6 +378,7 @@ impl Smsc {
             unrouted: VecDeque::new(),
             mt_queues: BTreeMap::new(),
             events: Vec::new(),
+            next_expiry: u64::MAX,
         }
     }
 
@@ -501,6 +505,7 @@ impl Smsc {
             );
             let id = self.new_delivery_id();
             let esm_class = mo.sm.udhi_bits();
+            self.next_expiry = self.next_expiry.min(mo.expires);
             self.esme_queues
                 .entry(system_id)
                 .or_default()
@@ -542,6 +547,7 @@ impl Smsc {
                     message_id: mo.message_id.clone(),
                 },
             );
+            self.next_expiry = self.next_expiry.min(mo.expires);
             self.unrouted.push_back(mo);
         }
     }
@@ -776,6 +782,7 @@ impl Smsc {
     // ------------------------------------------------------------------ MT path
 
     fn queue_mt(&mut self, mt: StoredMt) {
+        self.next_expiry = self.next_expiry.min(mt.expires);
         self.mt_queues
             .entry(mt.sm.destination.clone())
             .or_default()
@@ -872,6 +879,8 @@ impl Smsc {
             receipt.to_text().into_bytes(),
         );
         let id = self.new_delivery_id();
+        let receipt_expires = now.saturating_add(self.config.validity_ms);
+        self.next_expiry = self.next_expiry.min(receipt_expires);
         self.event(
             now,
             Event::ReceiptQueued {
@@ -894,7 +903,7 @@ impl Smsc {
                 },
                 message_id: mt.message_id.clone(),
                 due: now,
-                expires: now.saturating_add(self.config.validity_ms),
+                expires: receipt_expires,
                 in_flight: None,
             });
     }
@@ -903,13 +912,16 @@ impl Smsc {
     /// receipt if asked for). Called by every entry point; scenario runners may call
     /// it to advance time without other input.
     pub fn expire(&mut self, now: u64) {
+        if now < self.next_expiry {
+            return;
+        }
         let mut expired_mt = Vec::new();
         for q in self.mt_queues.values_mut() {
-            while let Some(pos) = q.iter().position(|m| m.expires <= now) {
-                if let Some(m) = q.remove(pos) {
-                    expired_mt.push(m);
-                }
-            }
+            let (gone, kept): (VecDeque<_>, VecDeque<_>) = std::mem::take(q)
+                .into_iter()
+                .partition(|m| m.expires <= now);
+            *q = kept;
+            expired_mt.extend(gone);
         }
         for m in expired_mt {
             self.event(
@@ -940,5 +952,9 @@ impl Smsc {
         for message_id in expired {
             self.event(now, Event::Expired { message_id });
         }
+        let mt = self.mt_queues.values().flatten().map(|m| m.expires);
+        let esme = self.esme_queues.values().flatten().map(|p| p.expires);
+        let mo = self.unrouted.iter().map(|m| m.expires);
+        self.next_expiry = mt.chain(esme).chain(mo).min().unwrap_or(u64::MAX);
     }
 }
