@@ -1,4 +1,23 @@
 //! # handset-sim — the phone side of imeitrack
 //!
-//! Card readers (in-process simulated card, PC/SC, vpcd), the terminal's toolkit
-//! logic, handset profiles and the network simulator. Not built yet (issues 4 and 6).
+//! Layers, bottom up (see `/work/shared/DESIGN.md`):
+//!
+//! - [`reader`]: the minimal raw card surface, [`reader::CardReader`] (power on → ATR,
+//!   transmit raw TPDU bytes, power off), and its backends: [`reader::sim`] (an
+//!   in-process [`card::VirtualCard`]) and [`reader::pcsc`] (a real PC/SC reader via
+//!   `pcscd`).
+//! - [`vpcd`]: the other direction — serve a [`card::VirtualCard`] to a real `pcscd`
+//!   through the vsmartcard `vpcd` driver, so PC/SC tools see it as a reader.
+//! - [`t0`]: the ISO 7816-3 T=0 transport rules (case 1–4 → TPDU, `61xx`/`9Fxx` GET
+//!   RESPONSE, `6Cxx` re-issue), written once above every reader.
+//!
+//! Still to come (issues 4 and 6): the terminal's toolkit logic, handset profiles and
+//! the network simulator.
+
+pub mod card;
+pub mod reader;
+pub mod t0;
+pub mod vpcd;
+
+pub use card::VirtualCard;
+pub use reader::{CardReader, Protocol, ReaderError};
