@@ -181,6 +181,113 @@ def wsp():
     write("wsp_push", "uintvar_0x4000", h("81 80 00"))
 
 
+# ---------------------------------------------------------------- apdu / atr
+# 02-cat.md §9 worked exchange (tshark-verified): command APDUs and response data ‖ SW.
+CAT_APDUS = {
+    "terminal_profile": "80 10 00 00 08 23 01 29 42 11 00 00 07",
+    "fetch": "80 12 00 00 0B",
+    "terminal_response_imei": "80 14 00 00 16 81 03 01 26 01 82 02 82 81 83 01 00 14 08 4A 09 51 24 30 32 57 81",
+    "terminal_response_rp_error": "80 14 00 00 0D 81 03 01 13 00 82 02 82 81 83 02 35 29",
+    "envelope_location": "80 C2 00 00 15 D6 13 99 01 03 82 02 82 81 9B 01 00 93 07 00 F1 10 00 01 00 02",
+    "envelope_timer": "80 C2 00 00 0E D7 0C 82 02 82 81 A4 01 01 A5 03 00 03 00",
+}
+
+
+def apdu():
+    for name, hx in CAT_APDUS.items():
+        write("apdu_command", name, h(hx))
+    # ISO/IEC 7816-4 §5.1 length forms (apdu.rs CommandApdu table): case 2 short Le 00,
+    # case 4 short, extended case 2 / 3 / 4.
+    write("apdu_command", "case2_le256", h("00 B0 00 00 00"))
+    write("apdu_command", "case4_short", h("00 A4 04 00 02 3F 00 00"))
+    write("apdu_command", "case2_ext", h("00 B0 00 00 00 01 00"))
+    write("apdu_command", "case3_ext", h("00 D6 00 00 00 00 02 AA BB"))
+    write("apdu_command", "case4_ext", h("00 A4 04 00 00 00 02 3F 00 00 00"))
+    write("apdu_response", "fetch_response", h("D0 09 81 03 01 26 01 82 02 81 82 90 00"))
+    write("apdu_response", "sw_910b", h("91 0B"))
+    write("apdu_response", "sw_6a82", h("6A 82"))
+    # 01-apdu.md §4: sysmoUSIM-SJS1 ATR (T=0 + T=15 global TA, TCK) and `3B 02 14 50`
+    # (no TD1, T=0 only, no TCK); 3B 95 … (TA1, TD1 T=1 … as listed there).
+    write("atr", "sysmousim", h("3B 9F 96 80 1F C7 80 31 A0 73 BE 21 13 67 43 20 07 18 00 00 01 A5"))
+    write("atr", "t0_only", h("3B 02 14 50"))
+    write("atr", "spec_3b95", h("3B 95 13 81 01 80 73 FF 01 00 0B"))
+
+
+# ---------------------------------------------------------------- tlv / cat
+# 02-cat.md §9 (tshark-decoded): proactive commands, TERMINAL RESPONSE data, ENVELOPEs.
+PROACTIVE = {
+    "pli_imei": "D0 09 81 03 01 26 01 82 02 81 82",
+    "send_sms": """D0 30 81 03 01 13 00 82 02 81 83
+        8B 25 01 00 0C 91 44 77 00 09 10 32 00 04 18
+        49 54 01 4A 09 51 24 30 32 57 81 00 00 00 00 01 11 22 33 44 55 66 77 88""",
+    "set_up_event_list": "D0 0C 81 03 01 05 00 82 02 81 82 99 01 03",
+    "poll_interval": "D0 0D 81 03 01 03 00 82 02 81 82 84 02 01 1E",
+    "timer_start": "D0 11 81 03 01 27 00 82 02 81 82 A4 01 01 A5 03 00 03 00",
+    "more_time": "D0 09 81 03 01 02 00 82 02 81 82",
+    "display_text": "D0 11 81 03 01 21 81 82 02 81 02 8D 06 04 48 65 6C 6C 6F",
+    "pli_imeisv": "D0 09 81 03 01 26 08 82 02 81 82",
+}
+TERMINAL_RESPONSES = {
+    "imei": "81 03 01 26 01 82 02 82 81 83 01 00 14 08 4A 09 51 24 30 32 57 81",
+    "sms_sent": "81 03 01 13 00 82 02 82 81 83 01 00",
+    "rp_error": "81 03 01 13 00 82 02 82 81 83 02 35 29",
+    "imeisv": "81 03 01 26 08 82 02 82 81 83 01 00 62 09 43 09 51 24 30 32 57 01 F1",
+}
+ENVELOPES = {
+    "location_status": "D6 13 99 01 03 82 02 82 81 9B 01 00 93 07 00 F1 10 00 01 00 02",
+    "timer_expiration": "D7 0C 82 02 82 81 A4 01 01 A5 03 00 03 00",
+    # 04-sms.md §5: SMS-PP data download (pysim OTA vector, UDL corrected).
+    "sms_pp_download": """D1 45 82 02 83 81 86 07 91 44 77 00 09 00 00
+        8B 36 40 08 81 21 43 65 87 7F F6 22 70 52 00 00 00 00 25 02 70 00
+        00 20 15 06 19 35 35 B0 00 11 AE 73 32 56 91 8D 05 0B 87 C9 4F BF E1 2E 4D C4 02 F2 62 C4 1C F6 7F 2F""",
+}
+
+
+def cat():
+    for name, hx in PROACTIVE.items():
+        write("cat_proactive", name, h(hx))
+        write("tlv", "proactive_" + name, h(hx))
+    for name, hx in TERMINAL_RESPONSES.items():
+        write("cat_terminal_response", name, h(hx))
+        write("tlv", "tr_" + name, h(hx))
+    for name, hx in ENVELOPES.items():
+        write("cat_envelope", name, h(hx))
+        write("tlv", "envelope_" + name, h(hx))
+    # tlv.rs: three-byte COMPREHENSION tag form and the 81 xx length form.
+    write("tlv", "three_byte_tag", h("7F 80 14 01 00"))
+    write("tlv", "length_81", h("D0 81 80") + bytes([0x8B, 0x7E]) + bytes(126))
+    # 02-cat.md §9 TERMINAL PROFILE data; shadysim's 17-byte profile starts FF FF 00.
+    write("cat_terminal_profile", "worked_exchange", h("23 01 29 42 11 00 00 07"))
+    write("cat_terminal_profile", "ff_ff", h("FF FF 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"))
+
+
+# ---------------------------------------------------------------- sms / imei
+# 04-sms.md §4 (tshark-verified TPDUs).
+SMS = {
+    "submit_8bit": """01 00 0C 91 44 77 00 09 10 32 00 04 18
+        49 54 01 4A 09 51 24 30 32 57 81 00 00 00 00 01 11 22 33 44 55 66 77 88""",
+    "submit_7bit_vp": "31 00 0C 91 44 77 00 09 10 32 00 00 A7 0A E8 32 9B FD 46 97 D9 EC 37",
+    "submit_7bit_udh": "41 00 0C 91 44 77 00 09 10 32 00 00 0C 05 00 03 42 02 01 D0 65 36 FB 0D",
+    # 04-sms.md §5: the SMS-DELIVER inside the SMS-PP download.
+    "deliver_ota": """40 08 81 21 43 65 87 7F F6 22 70 52 00 00 00 00 25 02 70 00
+        00 20 15 06 19 35 35 B0 00 11 AE 73 32 56 91 8D 05 0B 87 C9 4F BF E1 2E 4D C4 02 F2 62 C4 1C F6 7F 2F""",
+}
+
+
+def sms():
+    for name, hx in SMS.items():
+        write("sms_tpdu", name, h(hx))
+    # septet target input: fill bits, septet count, packed octets ("hello" after 1 fill bit).
+    write("sms_tpdu", "septets_hello_fill1", h("01 05 D0 65 36 FB 0D"))
+    write("sms_tpdu", "text_ext", "{[€]}~^|\\ hello".encode())
+    # 03-imei.md §2/§3 identities; 01-apdu.md §5 EF.ICCID / EF.IMSI contents.
+    write("imei", "imei_mi", h("4A 09 51 24 30 32 57 81"))
+    write("imei", "imeisv_mi", h("43 09 51 24 30 32 57 01 F1"))
+    write("imei", "imei_prev", h("3A 25 90 09 10 67 41 18"))
+    write("imei", "ef_iccid", h("98 94 00 01 21 43 65 87 09 F1"))
+    write("imei", "ef_imsi", h("08 09 10 10 10 32 54 76 98"))
+
+
 def main():
     if os.path.isdir(SEEDS):
         for d in os.listdir(SEEDS):
@@ -191,6 +298,9 @@ def main():
     gsmtap()
     wbxml()
     wsp()
+    apdu()
+    cat()
+    sms()
 
 
 if __name__ == "__main__":
