@@ -37,12 +37,12 @@ fuzz_target!(|data: &[u8]| {
             i.check_digit_status(),
         );
         let _ = (i.to_string(), i.tac().reporting_body());
-        assert_eq!(i.to_string().parse::<Imei>().ok(), Some(i.clone()));
+        assert_eq!(i.to_string().parse::<Imei>().ok(), Some(i));
         let _ = imei::luhn_verify(i.digits());
     }
     if let Some(sv) = exact!(Imeisv, data) {
         let _ = (sv.svn(), sv.imei(), sv.to_string());
-        assert_eq!(sv.to_string().parse::<Imeisv>().ok(), Some(sv.clone()));
+        assert_eq!(sv.to_string().parse::<Imeisv>().ok(), Some(sv));
     }
     exact!(MobileIdentity, data);
     exact!(EfIccid, data);
@@ -54,12 +54,12 @@ fuzz_target!(|data: &[u8]| {
             let _ = (d.to_string(), d.is_decimal());
             assert_eq!(out[..], data[..out.len()]);
         }
-        if let Some((&count, rest)) = data.split_first() {
-            if let Ok(d) = Digits::<40>::decode(rest, usize::from(count), set) {
-                let mut out = vec![0u8; d.encoded_len()];
-                assert_eq!(d.encode(&mut out), Ok(rest.len()));
-                assert_eq!(out, rest);
-            }
+        if let Some((&count, rest)) = data.split_first()
+            && let Ok(d) = Digits::<40>::decode(rest, usize::from(count), set)
+        {
+            let mut out = vec![0u8; d.encoded_len()];
+            assert_eq!(d.encode(&mut out), Ok(rest.len()));
+            assert_eq!(out, rest);
         }
     }
 });

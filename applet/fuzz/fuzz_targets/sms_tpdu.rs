@@ -102,10 +102,10 @@ fn septets(data: &[u8]) {
         *first &= !((1u8 << fill) - 1); // fill bits
     }
     let used = (usize::from(fill) + 7 * count) % 8;
-    if used != 0 {
-        if let Some(last) = expect.last_mut() {
-            *last &= (1u8 << used) - 1; // spare bits of the last octet
-        }
+    if used != 0
+        && let Some(last) = expect.last_mut()
+    {
+        *last &= (1u8 << used) - 1; // spare bits of the last octet
     }
     assert_eq!(out, expect);
 }
