@@ -17,6 +17,7 @@
 pub mod card;
 pub mod reader;
 pub mod t0;
+pub mod trace;
 pub mod vpcd;
 
 pub use card::VirtualCard;

@@ -1,0 +1,1 @@
+//! scriptor import (in progress)
