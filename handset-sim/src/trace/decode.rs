@@ -579,6 +579,10 @@ impl Decoder {
 }
 
 fn put_atr_protocols(out: &mut Vec<u8>, atr: &[u8]) {
+    if atr.is_empty() {
+        out.extend_from_slice(b"not recorded");
+        return;
+    }
     match applet::wire::atr::Atr::parse(atr) {
         Ok(a) => {
             let mut first = true;

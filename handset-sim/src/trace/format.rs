@@ -13,7 +13,7 @@
 //! ```
 //!
 //! One event per line: an optional relative time `+SECONDS.FRACTION`, then either a
-//! keyword (`POWER_ON ATR`, `RESET ATR`, `POWER_OFF`) or an exchange
+//! keyword (`POWER_ON ATR`, `RESET ATR`, `POWER_OFF`; `*` for an ATR not recorded) or an exchange
 //! `COMMAND : RESPONSE` / `COMMAND : DATA : SW` / `COMMAND : *`. Hex is strict (two
 //! digits per byte, whitespace only between bytes or groups of bytes); whitespace and
 //! `#` comments are free. `# key: value` comments before the first event form the
@@ -330,12 +330,20 @@ fn parse_event(
             return Ok(());
         }
         Some(k) => {
-            line.hex_run(scratch)?;
+            line.skip_ws();
+            if line.peek() == Some(b'*') {
+                // ATR not recorded (e.g. a scriptor script's `reset`).
+                line.at += 1;
+                line.expect_end("'*'")?;
+            } else {
+                line.hex_run(scratch)?;
+                if scratch.is_empty() {
+                    return line
+                        .error(kw_at, format!("{kw} needs the ATR in hex (`*` if unknown)"));
+                }
+            }
             if line.peek() == Some(b':') {
                 return line.error(line.at, format!("':' not allowed after {kw}"));
-            }
-            if scratch.is_empty() {
-                return line.error(kw_at, format!("{kw} needs the ATR in hex"));
             }
             let event = if k == 0 {
                 Event::PowerOn { atr: scratch }
@@ -465,13 +473,17 @@ pub(crate) fn put_entry(out: &mut Vec<u8>, entry: &Entry<'_>) {
         out.push(b' ');
     }
     match entry.event {
-        Event::PowerOn { atr } => {
-            out.extend_from_slice(b"POWER_ON ");
-            put_hex(out, atr, true);
-        }
-        Event::Reset { atr } => {
-            out.extend_from_slice(b"RESET ");
-            put_hex(out, atr, true);
+        Event::PowerOn { atr } | Event::Reset { atr } => {
+            out.extend_from_slice(if matches!(entry.event, Event::PowerOn { .. }) {
+                b"POWER_ON "
+            } else {
+                b"RESET "
+            });
+            if atr.is_empty() {
+                out.push(b'*');
+            } else {
+                put_hex(out, atr, true);
+            }
         }
         Event::PowerOff => out.extend_from_slice(b"POWER_OFF"),
         Event::Exchange(ex) => {
@@ -701,10 +713,11 @@ mod tests {
         );
         t.push_exchange(
             Some(Duration::from_nanos(250_001)),
-            &h("800012000B"),
+            &h("801200000B"),
             &h("D0098103012601820281829000"),
         );
         t.push_command(None, &h("00A40004023F00"));
+        t.push_reset(None, &[]);
         t.push_reset(Some(Duration::from_secs(3)), &h("3B021450"));
         t.push_power_off(Some(Duration::from_secs(4)));
         for annotate in [false, true] {

@@ -37,12 +37,12 @@ use applet::wire::apdu::StatusWord;
 pub enum Event<'a> {
     /// Cold reset (power applied, or power-cycled) and the ATR the card answered.
     PowerOn {
-        /// Answer to reset (ISO/IEC 7816-3 §8).
+        /// Answer to reset (ISO/IEC 7816-3 §8); empty when not recorded.
         atr: &'a [u8],
     },
     /// Warm reset while powered, and the ATR.
     Reset {
-        /// Answer to reset (ISO/IEC 7816-3 §8).
+        /// Answer to reset (ISO/IEC 7816-3 §8); empty when not recorded.
         atr: &'a [u8],
     },
     /// Power removed.

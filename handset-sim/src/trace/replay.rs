@@ -10,7 +10,8 @@
 //! Rules (`docs/traces.md` §5):
 //! - if the trace does not start with `POWER_ON`/`RESET`, the card is powered on first
 //!   and that ATR is not compared;
-//! - ATRs are compared unless [`ReplayOptions::check_atr`] is off;
+//! - ATRs are compared unless [`ReplayOptions::check_atr`] is off or the trace has none
+//!   (`RESET *`);
 //! - an exchange whose response is unknown (`: *`) is sent but not checked.
 
 use std::fmt::Write as _;
@@ -162,7 +163,7 @@ pub fn replay<R: CardReader + ?Sized>(
                                 a.push_reset(entry.time, &got);
                             }
                         }
-                        (opts.check_atr && got != atr).then(|| Mismatch::Atr {
+                        (opts.check_atr && !atr.is_empty() && got != atr).then(|| Mismatch::Atr {
                             expected: atr.to_vec(),
                             actual: got,
                         })
