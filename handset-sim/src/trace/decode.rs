@@ -587,7 +587,7 @@ fn put_atr_protocols(out: &mut Vec<u8>, atr: &[u8]) {
         Ok(a) => {
             let mut first = true;
             out.extend_from_slice(b" (");
-            for t in 0..16u8 {
+            for t in 0..15u8 {
                 if a.offers(t) {
                     if !first {
                         out.extend_from_slice(b", ");

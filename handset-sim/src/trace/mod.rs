@@ -22,6 +22,7 @@ pub mod format;
 pub mod pcap;
 pub mod recorder;
 pub mod replay;
+pub mod sample;
 pub mod scriptor;
 
 pub use format::{ParseError, WriteOptions, read_trace, read_trace_file, write_trace};
