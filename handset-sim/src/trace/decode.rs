@@ -1087,6 +1087,53 @@ mod tests {
         );
     }
 
+    /// A registration SMS (docs/registration.md) inside SEND SHORT MESSAGE: every field
+    /// decoded. IMEI 490154203237518 and EF.ICCID / EF.IMSI from 01-apdu.md §3, §5.
+    #[test]
+    fn registration_in_send_short_message() {
+        use applet::wire::registration::{EventKind, KeyId, RegistrationRepr};
+        let repr = RegistrationRepr {
+            key_id: KeyId::aes_cmac(1).unwrap(),
+            event: EventKind::HANDSET_CHANGED,
+            iccid: h("98 88 12 01 00 00 40 03 10 F0").try_into().unwrap(),
+            imsi: h("08 09 10 10 10 32 54 76 98").try_into().unwrap(),
+            counter: 7,
+            imei: h("4A 09 51 24 30 32 57 81").try_into().unwrap(),
+            imeisv: None,
+            previous_imei: Some(h("3A 25 90 09 10 67 41 18").try_into().unwrap()),
+        };
+        let mut reg = [0u8; 80];
+        let n = repr.emit_signed(&[0x11; 16], &mut reg).unwrap();
+        // SMS-SUBMIT to +447700900123, PID 00, DCS 04 (8-bit), UDL n (04-sms.md layout).
+        let mut tpdu = h("01 00 0C 91 44 77 00 09 10 32 00 04");
+        tpdu.push(n as u8);
+        tpdu.extend_from_slice(&reg[..n]);
+        let mut d0 = h("81 03 01 13 00 82 02 81 83 8B");
+        d0.push(tpdu.len() as u8);
+        d0.extend_from_slice(&tpdu);
+        let mut rsp = vec![0xD0, d0.len() as u8];
+        rsp.extend_from_slice(&d0);
+        rsp.extend_from_slice(&[0x90, 0x00]);
+        let cmd = [0x80, 0x12, 0x00, 0x00, (rsp.len() - 2) as u8];
+        let mut out = Vec::new();
+        Decoder::new().summary(
+            &Event::Exchange(Exchange {
+                command: &cmd,
+                response: Some(&rsp),
+            }),
+            &mut out,
+        );
+        let s = String::from_utf8(out).unwrap();
+        assert!(
+            s.contains(
+                "SMS-SUBMIT MR=0 DA=+447700900123 PID=00 DCS=04 56 octets; registration v1 \
+                 event=02 (handset changed) KID=12 counter=7 ICCID=8988211000000430010 \
+                 IMSI=001010123456789 IMEI=490154203237518 previous IMEI=352099001761481 MAC="
+            ),
+            "{s}"
+        );
+    }
+
     #[test]
     fn garbage_never_panics() {
         let mut d = Decoder::new();
