@@ -21,6 +21,7 @@ pub mod card;
 pub mod network;
 pub mod reader;
 pub mod t0;
+pub mod trace;
 pub mod vpcd;
 
 pub use card::VirtualCard;
