@@ -11,12 +11,17 @@
 //! - [`t0`]: the ISO 7816-3 T=0 transport rules (case 1–4 → TPDU, `61xx`/`9Fxx` GET
 //!   RESPONSE, `6Cxx` re-issue), written once above every reader.
 //!
+//! - [`network`]: the network simulator — operators and networks (MCC/MNC, cells), a
+//!   deterministic SMS centre (virtual time, seeded faults) and its SMPP 3.4 server side.
+//!
 //! Still to come (issues 4 and 6): the terminal's toolkit logic, handset profiles and
-//! the network simulator.
+//! the provisioning session.
 
 pub mod card;
+pub mod network;
 pub mod reader;
 pub mod t0;
+pub mod trace;
 pub mod vpcd;
 
 pub use card::VirtualCard;
