@@ -68,7 +68,11 @@ fn mms_disabled_until_provisioned_then_reaches_mmsc() {
     let mut c = ProvisioningClient::new(config());
     let mut rep = RecordingReporter::default();
     let internet = Doc::new("internet", None);
-    c.on_short_message(&segments(&netwpin_push(&internet.wbxml()), 1)[0], 0, &mut rep);
+    c.on_short_message(
+        &segments(&netwpin_push(&internet.wbxml()), 1)[0],
+        0,
+        &mut rep,
+    );
     let other = Doc::new("mms.other", Some("http://mmsc.other.example/"));
     for m in segments(&netwpin_push(&other.wbxml()), 2) {
         c.on_short_message(&m, 0, &mut rep);
@@ -76,10 +80,7 @@ fn mms_disabled_until_provisioned_then_reaches_mmsc() {
     assert_eq!(c.store().len(), 2);
     assert_eq!(app.status(c.store()), MmsStatus::Disabled);
     let pdu = m_send_req("T1", "+447700900123", "hello");
-    assert!(matches!(
-        app.send(c.store(), &pdu),
-        Err(MmsError::Disabled)
-    ));
+    assert!(matches!(app.send(c.store(), &pdu), Err(MmsError::Disabled)));
 
     // Provisioning session with the manufacturer's MMSC on loopback.
     let doc = Doc::new("mms.manufacturer", Some(&url));
