@@ -672,3 +672,75 @@ fn session_states() {
     let bad = ProvisioningSession::open(zeroize::Zeroizing::new(vec![1, 0]), entry).unwrap_err();
     assert!(matches!(bad.result, Err(RejectReason::BadDeviceKey(_))));
 }
+
+/// Every single-bit flip anywhere in a device-key push (WSP header, MAC text, WBXML, key)
+/// is either rejected or — where the flip does not change meaning, e.g. the case of a MAC
+/// hex letter or the TID — applies exactly the genuine settings. Never a panic, never
+/// other settings in the store, never the key left behind.
+#[test]
+fn every_bit_flip_is_rejected_or_harmless() {
+    let (doc, key) = keyed_doc(
+        "mms.vendor.example",
+        "http://mmsc.vendor.example/mms",
+        IMEI,
+        13,
+    );
+    let genuine = netwpin_push(&doc.wbxml());
+    let mut reference = client();
+    let mut rep = RecordingReporter::default();
+    deliver(&mut reference, &segments(&genuine, 1), 0, &mut rep);
+    let expect = reference.store().entries().to_vec();
+    assert_eq!(expect.len(), 1);
+    let mut applied = 0;
+    for bit in 0..genuine.len() * 8 {
+        let mut p = genuine.clone();
+        p[bit / 8] ^= 1 << (bit % 8);
+        let mut c = client();
+        let r = deliver(&mut c, &segments(&p, 1), 0, &mut rep);
+        assert_eq!(r.len(), 1, "bit {bit}");
+        if r[0].is_configured() {
+            applied += 1;
+            assert_eq!(c.store().entries(), &expect[..], "bit {bit}");
+        } else {
+            assert!(c.store().is_empty(), "bit {bit}");
+        }
+        assert_key_gone(&c, &key);
+    }
+    eprintln!("{applied} of {} flips applied the genuine settings", genuine.len() * 8);
+    // Only the TID byte and MAC-letter case flips may pass.
+    assert!(applied <= 8 + 40, "{applied} flips applied");
+}
+
+/// Random short messages on the WAP push port never panic the client.
+#[test]
+fn random_messages_never_panic() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut c = client();
+    let mut rep = RecordingReporter::default();
+    for i in 0..20_000u64 {
+        let len = (next() % 140) as usize;
+        let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let total = (next() % 4) as u8;
+        let seq = (next() % 5) as u8;
+        let mut udh = vec![0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0];
+        if next() % 2 == 0 {
+            udh.extend_from_slice(&[0x00, 0x03, (next() % 3) as u8, total, seq]);
+        }
+        let mut sm = ShortMessage::new(STUB, "1", 0, 0x04, data);
+        // Sometimes a valid push header in front of random WBXML.
+        if next() % 3 == 0 {
+            let mut p = netwpin_push(&sm.user_data);
+            p.truncate(140);
+            sm.user_data = p;
+        }
+        sm.udh = Some(udh);
+        c.on_short_message(&sm, i, &mut rep);
+    }
+    assert!(c.store().is_empty());
+}
