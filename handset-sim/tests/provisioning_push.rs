@@ -706,7 +706,10 @@ fn every_bit_flip_is_rejected_or_harmless() {
         }
         assert_key_gone(&c, &key);
     }
-    eprintln!("{applied} of {} flips applied the genuine settings", genuine.len() * 8);
+    eprintln!(
+        "{applied} of {} flips applied the genuine settings",
+        genuine.len() * 8
+    );
     // Only the TID byte and MAC-letter case flips may pass.
     assert!(applied <= 8 + 40, "{applied} flips applied");
 }
