@@ -19,6 +19,7 @@
 
 pub mod card;
 pub mod network;
+pub mod provisioning;
 pub mod reader;
 pub mod t0;
 pub mod trace;
