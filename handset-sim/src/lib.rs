@@ -15,8 +15,10 @@
 //! the network simulator.
 
 pub mod card;
+pub mod profile;
 pub mod reader;
 pub mod t0;
+pub mod terminal;
 pub mod vpcd;
 
 pub use card::VirtualCard;
