@@ -182,7 +182,11 @@ pub(crate) struct TimerState {
 struct PendingEnvelope {
     data: Vec<u8>,
     attempts: u32,
+    not_before_ms: u64,
 }
+
+/// Wait between two attempts of an ENVELOPE the card answered `93 00` (busy).
+pub const BUSY_RETRY_MS: u64 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Classes {
@@ -593,13 +597,20 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
     /// Queues an ENVELOPE that must reach the card (event download, timer expiration):
     /// sent now, and retried on [`Terminal::advance`] while the card answers `93 00`.
     fn queue_envelope(&mut self, data: Vec<u8>) -> Result<(), TerminalError> {
-        self.pending
-            .push_back(PendingEnvelope { data, attempts: 0 });
+        self.pending.push_back(PendingEnvelope {
+            data,
+            attempts: 0,
+            not_before_ms: self.now_ms,
+        });
         self.flush_envelopes()
     }
 
     fn flush_envelopes(&mut self) -> Result<(), TerminalError> {
         while let Some(mut p) = self.pending.pop_front() {
+            if p.not_before_ms > self.now_ms {
+                self.pending.push_front(p);
+                break;
+            }
             p.attempts += 1;
             let answer = self.envelope(&p.data)?;
             if answer.sw == 0x9300 {
@@ -612,6 +623,7 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
                     });
                     continue;
                 }
+                p.not_before_ms = self.now_ms + BUSY_RETRY_MS;
                 self.pending.push_front(p);
                 break;
             }
@@ -654,7 +666,7 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
     pub fn next_deadline(&self) -> Option<u64> {
         let timers = self.timers.iter().flatten().map(|t| t.expires_ms).min();
         let poll = self.poll_interval_ms.map(|i| self.last_poll_ms + i);
-        let retry = (!self.pending.is_empty()).then_some(self.now_ms + 1000);
+        let retry = self.pending.front().map(|p| p.not_before_ms);
         [timers, poll, retry].into_iter().flatten().min()
     }
 
@@ -709,10 +721,8 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
         for _ in 0..10_000 {
             match self.next_deadline() {
                 Some(d) if d <= until_ms && d > self.now_ms => self.advance(d)?,
-                Some(d) if d <= self.now_ms => {
-                    // Something due now (e.g. a retry): one step forward.
-                    self.advance(self.now_ms + 1)?
-                }
+                // Something already due (e.g. a zero-length timer started just now).
+                Some(d) if d <= self.now_ms => self.advance(self.now_ms)?,
                 _ => break,
             }
         }

@@ -347,8 +347,9 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
             }
             PliQualifier::DATE_TIME_TIME_ZONE => {
                 let t = self.network.date_time(self.now_ms);
+                // CR set, as AOSP writes it (`A6 07 …`, 02-cat.md §8).
                 Answer::ok(ResponseData::DateTime(DateTimeTimeZone {
-                    cr: false,
+                    cr: true,
                     year: (t.year % 100) as u8,
                     month: t.month,
                     day: t.day,
