@@ -86,6 +86,8 @@ pub struct ScriptedCard {
     pub pin: &'static [u8],
     /// Omit the USIM from EF.DIR.
     pub no_usim: bool,
+    /// The ATR (default [`ATR`]; tests on a shared pcscd tag it).
+    pub atr: Vec<u8>,
     selected: u16,
     pending_response: Vec<u8>,
     pin_tries: u8,
@@ -103,6 +105,7 @@ impl ScriptedCard {
             gsm: false,
             pin: b"1234",
             no_usim: false,
+            atr: ATR.to_vec(),
             selected: 0x3F00,
             pending_response: Vec::new(),
             pin_tries: 3,
@@ -207,7 +210,7 @@ impl ScriptedCard {
 
 impl VirtualCard for ScriptedCard {
     fn atr(&self) -> Vec<u8> {
-        ATR.to_vec()
+        self.atr.clone()
     }
     fn power_on(&mut self) {
         self.selected = 0x3F00;
