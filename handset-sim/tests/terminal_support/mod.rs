@@ -73,6 +73,9 @@ pub struct State {
     pub after_envelope: VecDeque<Vec<Fetch>>,
     /// Commands to queue after each TERMINAL RESPONSE, in order.
     pub after_response: VecDeque<Vec<Fetch>>,
+    /// When non-empty, every power-on restarts the script with these commands (a card
+    /// that plays the same session on every power-up).
+    pub replay: Vec<Fetch>,
 }
 
 /// The scripted card.
@@ -215,6 +218,10 @@ impl VirtualCard for ScriptedCard {
     fn power_on(&mut self) {
         self.selected = 0x3F00;
         self.pending_response.clear();
+        let mut st = self.state();
+        if !st.replay.is_empty() {
+            st.script = st.replay.iter().cloned().collect();
+        }
     }
     fn reset(&mut self) {
         self.power_on();
