@@ -26,6 +26,8 @@ PACKAGES=(
   tshark                                                        # independent decoder (GSMTAP-SIM, CAT, SMS, WSP)
   libwbxml2-utils                                               # wbxml2xml / xml2wbxml (OMA CP)
   python3-venv                                                  # pycrate oracle venv
+  postgresql                                                    # store tests on a real PostgreSQL (started per test run)
+  kannel                                                        # a real third-party SMPP client (bearerbox, smsbox sendota)
 )
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()

@@ -28,3 +28,86 @@ pub fn require_tool(tool: &str, package: &str) -> bool {
     eprintln!("SKIP: `{tool}` not found; install Debian package `{package}` to run this test");
     false
 }
+
+/// Running tshark on a capture file and reading its output.
+pub mod tshark {
+    use std::path::Path;
+    use std::process::Command;
+
+    /// Runs `tshark -r pcap -T fields` with one `-e` per entry of `fields`, separator TAB,
+    /// all occurrences joined with `,`. Returns one row per frame, one cell per field.
+    ///
+    /// Panics (test failure) when tshark fails or prints nothing on stdout; stderr (which
+    /// carries a harmless "running as root" warning on these machines) is shown then.
+    pub fn fields(pcap: &Path, fields: &[&str]) -> Vec<Vec<String>> {
+        let mut cmd = Command::new("tshark");
+        cmd.arg("-n").arg("-r").arg(pcap).args(["-T", "fields"]);
+        cmd.args([
+            "-E",
+            "separator=/t",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=,",
+        ]);
+        for f in fields {
+            cmd.args(["-e", f]);
+        }
+        let out = cmd.output().expect("running tshark");
+        let stdout = String::from_utf8(out.stdout).expect("tshark output is UTF-8");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stdout.trim().is_empty(),
+            "tshark -T fields printed nothing (status {}); stderr:\n{stderr}",
+            out.status
+        );
+        stdout
+            .lines()
+            .map(|l| {
+                let mut row: Vec<String> = l.split('\t').map(str::to_owned).collect();
+                row.resize(fields.len(), String::new());
+                row
+            })
+            .collect()
+    }
+
+    /// Frame numbers that match the display filter `filter` (`tshark -Y`).
+    pub fn matching_frames(pcap: &Path, filter: &str) -> Vec<u32> {
+        let out = Command::new("tshark")
+            .arg("-n")
+            .arg("-r")
+            .arg(pcap)
+            .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+            .output()
+            .expect("running tshark");
+        assert!(
+            out.status.success(),
+            "tshark -Y {filter:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.trim().parse().expect("frame number"))
+            .collect()
+    }
+
+    /// Frames tshark marks malformed or with an expert item of severity warning or error.
+    pub fn malformed_or_warning_frames(pcap: &Path) -> Vec<u32> {
+        matching_frames(pcap, "_ws.malformed || _ws.expert.severity >= warning")
+    }
+
+    /// A numeric cell as tshark prints it: `0x…` hex, decimal, or `True`/`False`
+    /// (booleans). `None` for anything else.
+    pub fn number(cell: &str) -> Option<u64> {
+        let c = cell.trim();
+        if let Some(h) = c.strip_prefix("0x") {
+            return u64::from_str_radix(h, 16).ok();
+        }
+        match c {
+            "True" => Some(1),
+            "False" => Some(0),
+            _ => c.parse().ok(),
+        }
+    }
+}

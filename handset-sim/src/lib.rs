@@ -11,14 +11,21 @@
 //! - [`t0`]: the ISO 7816-3 T=0 transport rules (case 1–4 → TPDU, `61xx`/`9Fxx` GET
 //!   RESPONSE, `6Cxx` re-issue), written once above every reader.
 //!
-//! Still to come (issues 4 and 6): the terminal's toolkit logic, handset profiles and
-//! the network simulator.
+//! - [`network`]: the network simulator — operators and networks (MCC/MNC, cells), a
+//!   deterministic SMS centre (virtual time, seeded faults) and its SMPP 3.4 server side.
+//!
+//! - [`terminal`]: the ME — power-up, toolkit, bounded proactive loop, virtual-clock
+//!   timers, envelopes — and [`profile`]: handset profiles and the model catalogue.
+//!
+//! Still to come (issue 6): the provisioning session.
 
 pub mod card;
+pub mod network;
 pub mod profile;
 pub mod reader;
 pub mod t0;
 pub mod terminal;
+pub mod trace;
 pub mod vpcd;
 
 pub use card::VirtualCard;

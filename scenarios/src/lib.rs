@@ -1,3 +1,7 @@
 //! # scenarios — SIM-swap scenario files, the runner and the `imeitrack` command
 //!
-//! Not built yet (issue 7).
+//! - [`cli`]: the `imeitrack` command line. Today it has the `trace` subcommands
+//!   (decode, replay, export, import — issue 8); `run`, `list` and `check` for the
+//!   scenario library are to be added as siblings (issue 7).
+
+pub mod cli;

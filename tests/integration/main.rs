@@ -2,3 +2,6 @@
 //!
 //! | module | what it checks |
 //! | --- | --- |
+//! | `tshark_gsmtap` | tshark decodes every emitted APDU exchange (GSMTAP-SIM pcap) as built; issue 2 |
+
+mod tshark_gsmtap;

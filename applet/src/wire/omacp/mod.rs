@@ -219,18 +219,18 @@ impl<'a> Header<'a> {
         Ok(pos)
     }
 
-    /// Offset of the NUL-terminated string `s` in the string table.
+    /// First byte offset in the string table where `s` followed by NUL is found. References
+    /// may point into the middle of a string (WBXML 1.3 §5.7 indexes by byte offset; a
+    /// suffix is a string of its own), so every offset is tried, not only string starts.
     fn literal_index(&self, s: &[u8]) -> Option<u32> {
-        let mut start = 0usize;
-        while start < self.string_table.len() {
-            let rest = self.string_table.get(start..)?;
-            let len = rest.iter().position(|&b| b == 0)?;
-            if rest.get(..len)? == s {
-                return u32::try_from(start).ok();
-            }
-            start += len + 1;
-        }
-        None
+        let need = s.len().checked_add(1)?;
+        self.string_table
+            .windows(need)
+            .position(|w| {
+                w.split_last()
+                    .is_some_and(|(&nul, text)| nul == 0 && text == s)
+            })
+            .and_then(|i| u32::try_from(i).ok())
     }
 }
 
@@ -293,5 +293,26 @@ mod tests {
         assert_eq!(h.emit(&mut out), Ok(34));
         assert_eq!(out, bytes[..34]);
         assert_eq!(Header::parse(&bytes[..10]), Err(Error::Truncated));
+    }
+
+    /// Regression (found by the `wbxml` fuzz target): a literal public id whose index points
+    /// into the middle of a table string (WBXML 1.3 §5.7: indexes are byte offsets) parsed
+    /// but could not be emitted. Table `"UUU\0"`, index 2 → the literal `"U"`.
+    #[test]
+    fn literal_public_id_inside_a_string() {
+        let bytes = [0x03, 0x00, 0x02, 0x6A, 0x04, b'U', b'U', b'U', 0x00];
+        let (h, body) = Header::parse(&bytes).unwrap();
+        assert_eq!(h.public_id, PublicId::Literal(b"U"));
+        assert_eq!(body, 9);
+        let mut out = [0u8; 9];
+        assert_eq!(h.buffer_len(), 9);
+        assert_eq!(h.emit(&mut out), Ok(9));
+        assert_eq!(out, bytes);
+        // An empty literal is found at the first NUL.
+        let bytes = [0x03, 0x00, 0x03, 0x6A, 0x04, b'U', b'U', b'U', 0x00];
+        let (h, _) = Header::parse(&bytes).unwrap();
+        assert_eq!(h.public_id, PublicId::Literal(b""));
+        assert_eq!(h.emit(&mut out), Ok(9));
+        assert_eq!(out, bytes);
     }
 }

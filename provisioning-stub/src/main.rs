@@ -1,0 +1,148 @@
+//! `provisioning-stub`: the provisioning server stub's command line.
+//!
+//! ```text
+//! provisioning-stub [--database URL] import-tac FILE
+//! provisioning-stub [--database URL] import-cards FILE
+//! provisioning-stub [--database URL] report --from YYYY-MM-DD --to YYYY-MM-DD [--csv]
+//! ```
+//!
+//! `--database`: a SQLite file path (or `sqlite:PATH`), default `provisioning-stub.db`,
+//! or `postgres://user@host/db`. File formats and the schema: `docs/stub.md`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use provisioning_stub::devices::{Date, read_devices_csv};
+use provisioning_stub::inventory::read_cards_csv;
+use provisioning_stub::report::{Period, report};
+use provisioning_stub::store::{AnyStore, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "provisioning-stub",
+    version,
+    about = "imeitrack provisioning server stub"
+)]
+struct Cli {
+    /// Database: SQLite file path (or sqlite:PATH), or postgres://… URL.
+    #[arg(long, global = true, default_value = "provisioning-stub.db")]
+    database: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import the device database (TAC → model facts) from CSV; all rows or none.
+    ImportTac {
+        /// CSV file (format: docs/stub.md).
+        file: PathBuf,
+    },
+    /// Import the card inventory (ICCID, IMSI, MSISDN, key) from CSV; all rows or none.
+    ImportCards {
+        /// CSV file (format: docs/stub.md).
+        file: PathBuf,
+    },
+    /// Print the settlement per operator and per manufacturer for a period.
+    Report {
+        /// First day (UTC), YYYY-MM-DD.
+        #[arg(long, value_parser = parse_date)]
+        from: Date,
+        /// Last day (UTC, included), YYYY-MM-DD.
+        #[arg(long, value_parser = parse_date)]
+        to: Date,
+        /// CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    Date::parse(s)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("provisioning-stub: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::ImportTac { file } => {
+            let devices = read_devices_csv(&file)?;
+            let store = open(&cli.database).await?;
+            let s = store.import_devices(&devices).await?;
+            println!(
+                "{}: {} device models imported ({} new, {} updated)",
+                file.display(),
+                devices.len(),
+                s.inserted,
+                s.updated
+            );
+        }
+        Command::ImportCards { file } => {
+            let cards = read_cards_csv(&file)?;
+            let store = open(&cli.database).await?;
+            let s = store.import_cards(&cards).await?;
+            println!(
+                "{}: {} cards imported ({} new, {} updated)",
+                file.display(),
+                cards.len(),
+                s.inserted,
+                s.updated
+            );
+        }
+        Command::Report { from, to, csv } => {
+            anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+            let store = open(&cli.database).await?;
+            let settlement = report(&store, Period { from, to }).await?;
+            if csv {
+                print!("{}", settlement.to_csv());
+            } else {
+                print!("{}", settlement.to_table());
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn open(url: &str) -> anyhow::Result<AnyStore> {
+    AnyStore::open(url)
+        .await
+        .with_context(|| format!("opening database {}", redact(url)))
+}
+
+/// Hides a password in `scheme://user:password@host…`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_not_printed() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("stub.db"), "stub.db");
+    }
+}

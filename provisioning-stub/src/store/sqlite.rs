@@ -1,0 +1,652 @@
+//! [`Store`] on a SQLite file (rusqlite, SQLite compiled in).
+//!
+//! Durability: WAL journal with `synchronous=FULL`, so a commit is on disk (WAL fsynced)
+//! before the call returns — also across power loss, which `NORMAL` does not promise in
+//! WAL mode. Writes take the write lock at `BEGIN IMMEDIATE`, and `busy_timeout` makes
+//! a second process (another stub instance on the same file) wait for it rather than
+//! fail. Each handle owns one connection; calls run on tokio's blocking pool.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::schema::{Migration, SQLITE};
+use super::{
+    CardRecord, Confirmation, DEVICE_COLUMNS, DeliveryId, ISSUANCE_COLUMNS, ImportSummary,
+    Issuance, IssuanceId, LEDGER_COLUMNS, LedgerEntry, NewDelivery, NewIssuance, NewRegistration,
+    Pending, RegistrationId, RegistrationOutcome, RegistrationRecord, Result, Store, StoreError,
+    Timestamp, UnknownTac, Verification, card_from_parts, check_entries, counter_from_sql,
+    counter_to_sql, device_from_parts, issuance_from_parts, ledger_from_parts, registration_parts,
+};
+use crate::billing::NewLedgerEntry;
+use crate::devices::{DeviceModel, Imei, Tac};
+use crate::inventory::{Card, Iccid};
+
+/// How long a writer waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A SQLite store handle; clones share one connection. Open the same file twice to get
+/// two independent connections (as two stub processes would).
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database file, sets WAL + `synchronous=FULL`, and applies
+    /// pending migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        tokio::task::spawn_blocking(move || SqliteStore::open_blocking(&path))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// [`SqliteStore::open`] for synchronous callers (not on an async runtime thread).
+    pub fn open_blocking(path: &Path) -> Result<SqliteStore> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Invalid(format!(
+                "{}: SQLite refused WAL mode (got {mode})",
+                path.display()
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn, SQLITE)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The schema version of the open database.
+    pub async fn schema_version(&self) -> Result<i64> {
+        self.run(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Task("connection mutex poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        })
+        .await
+    }
+}
+
+fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    )?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    let latest = migrations.last().map_or(0, |m| m.0);
+    if current > latest {
+        return Err(StoreError::Invalid(format!(
+            "database schema version {current} is newer than this program's ({latest})"
+        )));
+    }
+    for (version, name, sql) in migrations.iter().filter(|m| m.0 > current) {
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![version, name, Timestamp::now().0],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn read_ledger(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRaw> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+    ))
+}
+
+type LedgerRaw = (i64, i64, String, String, String, i64, String, i64);
+
+fn ledger_rows(
+    tx: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<LedgerEntry>> {
+    let mut stmt = tx.prepare(sql)?;
+    let rows = stmt.query_map(params, read_ledger)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (id, iss, kind, pk, party, amount, cur, at) = r?;
+        out.push(ledger_from_parts(
+            id, iss, kind, pk, party, amount, cur, at,
+        )?);
+    }
+    Ok(out)
+}
+
+fn insert_ledger(tx: &Transaction<'_>, entries: &[NewLedgerEntry]) -> Result<Vec<LedgerEntry>> {
+    let mut inserted = Vec::new();
+    for e in entries {
+        let id: Option<i64> = tx
+            .query_row(
+                "INSERT INTO ledger
+                     (issuance_id, kind, party_kind, party, amount_minor, currency, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (issuance_id, kind) DO NOTHING
+                 RETURNING id",
+                params![
+                    e.issuance_id.0,
+                    e.kind.as_str(),
+                    e.party.kind_str(),
+                    e.party.name(),
+                    e.amount_minor,
+                    e.currency,
+                    e.at.0
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = id {
+            inserted.push(LedgerEntry {
+                id: super::LedgerEntryId(id),
+                issuance_id: e.issuance_id,
+                kind: e.kind,
+                party: e.party.clone(),
+                amount_minor: e.amount_minor,
+                currency: e.currency.clone(),
+                at: e.at,
+            });
+        }
+    }
+    Ok(inserted)
+}
+
+impl Store for SqliteStore {
+    async fn import_cards(&self, cards: &[Card]) -> Result<ImportSummary> {
+        let cards = cards.to_vec();
+        let now = Timestamp::now().0;
+        self.write(move |tx| {
+            let mut summary = ImportSummary::default();
+            for c in &cards {
+                let exists: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM cards WHERE iccid = ?1)",
+                    [c.iccid.as_str()],
+                    |r| r.get(0),
+                )?;
+                tx.execute(
+                    "INSERT INTO cards (iccid, imsi, msisdn, reg_key, last_counter, imported_at)
+                     VALUES (?1, ?2, ?3, ?4, NULL, ?5)
+                     ON CONFLICT (iccid) DO UPDATE SET imsi = excluded.imsi,
+                         msisdn = excluded.msisdn, reg_key = excluded.reg_key,
+                         imported_at = excluded.imported_at",
+                    params![
+                        c.iccid.as_str(),
+                        c.imsi.as_str(),
+                        c.msisdn.as_ref().map(|m| m.as_str()),
+                        &c.key.0[..],
+                        now
+                    ],
+                )?;
+                if exists {
+                    summary.updated += 1;
+                } else {
+                    summary.inserted += 1;
+                }
+            }
+            Ok(summary)
+        })
+        .await
+    }
+
+    async fn card(&self, iccid: &Iccid) -> Result<Option<CardRecord>> {
+        let iccid = iccid.as_str().to_owned();
+        self.run(move |c| {
+            let raw = c
+                .query_row(
+                    "SELECT iccid, imsi, msisdn, reg_key, last_counter FROM cards WHERE iccid = ?1",
+                    [&iccid],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?;
+            raw.map(|(i, s, m, k, l)| card_from_parts(i, s, m, k, l))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn import_devices(&self, devices: &[DeviceModel]) -> Result<ImportSummary> {
+        let devices = devices.to_vec();
+        let now = Timestamp::now().0;
+        self.write(move |tx| {
+            let mut summary = ImportSummary::default();
+            for d in &devices {
+                let exists: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM devices WHERE tac = ?1)",
+                    [d.tac.as_str()],
+                    |r| r.get(0),
+                )?;
+                tx.execute(
+                    "INSERT INTO devices (tac, manufacturer, make, model, release_date, camera,
+                                          screen, bands, imported_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (tac) DO UPDATE SET manufacturer = excluded.manufacturer,
+                         make = excluded.make, model = excluded.model,
+                         release_date = excluded.release_date, camera = excluded.camera,
+                         screen = excluded.screen, bands = excluded.bands,
+                         imported_at = excluded.imported_at",
+                    params![
+                        d.tac.as_str(),
+                        d.manufacturer,
+                        d.make,
+                        d.model,
+                        d.release_date.map(|r| r.to_string()),
+                        d.camera,
+                        d.screen,
+                        d.bands.join(";"),
+                        now
+                    ],
+                )?;
+                if exists {
+                    summary.updated += 1;
+                } else {
+                    summary.inserted += 1;
+                }
+            }
+            Ok(summary)
+        })
+        .await
+    }
+
+    async fn device(&self, tac: &Tac) -> Result<Option<DeviceModel>> {
+        let tac = tac.as_str().to_owned();
+        self.run(move |c| {
+            let raw = c
+                .query_row(
+                    &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE tac = ?1"),
+                    [&tac],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            raw.map(|(t, mf, mk, md, rd, cam, sc, b)| {
+                device_from_parts(t, mf, mk, md, rd, cam, sc, b)
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn record_unknown_tac(&self, imei: &Imei, at: Timestamp) -> Result<()> {
+        let tac = imei.tac().as_str().to_owned();
+        let imei = imei.as_str().to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO unknown_tacs (tac, first_seen, last_seen, seen_count, last_imei)
+                 VALUES (?1, ?2, ?2, 1, ?3)
+                 ON CONFLICT (tac) DO UPDATE SET
+                     first_seen = min(unknown_tacs.first_seen, excluded.first_seen),
+                     last_seen = max(unknown_tacs.last_seen, excluded.last_seen),
+                     seen_count = unknown_tacs.seen_count + 1,
+                     last_imei = excluded.last_imei",
+                params![tac, at.0, imei],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unknown_tacs(&self) -> Result<Vec<UnknownTac>> {
+        self.run(|c| {
+            let mut stmt = c.prepare(
+                "SELECT tac, first_seen, last_seen, seen_count, last_imei
+                 FROM unknown_tacs ORDER BY tac",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get(4)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (tac, first, last, count, imei) = row?;
+                out.push(UnknownTac {
+                    tac: Tac::parse(&tac).map_err(|m| StoreError::Corrupt {
+                        table: "unknown_tacs",
+                        message: m,
+                    })?,
+                    first_seen: Timestamp(first),
+                    last_seen: Timestamp(last),
+                    count: u64::try_from(count).unwrap_or(0),
+                    last_imei: imei,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn record_registration(&self, reg: &NewRegistration) -> Result<RegistrationOutcome> {
+        let reg = reg.clone();
+        self.write(move |tx| {
+            let (iccid, counter) = registration_parts(&reg.verification);
+            let counter_sql = counter.map(counter_to_sql).transpose()?;
+            let iccid = iccid.map(|i| i.as_str().to_owned());
+            let (outcome, reason, kind) = match &reg.verification {
+                Verification::Verified { iccid, .. } => {
+                    // Compare-and-set: the only way a counter is accepted.
+                    let n = tx.execute(
+                        "UPDATE cards SET last_counter = ?1
+                         WHERE iccid = ?2 AND (last_counter IS NULL OR last_counter < ?1)",
+                        params![counter_sql, iccid.as_str()],
+                    )?;
+                    if n == 1 {
+                        ("accepted", None, Pending::Accepted)
+                    } else {
+                        let last: Option<Option<i64>> = tx
+                            .query_row(
+                                "SELECT last_counter FROM cards WHERE iccid = ?1",
+                                [iccid.as_str()],
+                                |r| r.get(0),
+                            )
+                            .optional()?;
+                        match last {
+                            None => (
+                                "rejected",
+                                Some("card not in the inventory".to_owned()),
+                                Pending::Rejected,
+                            ),
+                            Some(last) => {
+                                let last = counter_from_sql("cards", last.unwrap_or(0))?;
+                                let original: Option<(i64, Vec<u8>)> = tx
+                                    .query_row(
+                                        "SELECT id, raw FROM registrations
+                                         WHERE iccid = ?1 AND counter = ?2 AND outcome = 'accepted'",
+                                        params![iccid.as_str(), counter_sql],
+                                        |r| Ok((r.get(0)?, r.get(1)?)),
+                                    )
+                                    .optional()?;
+                                match original {
+                                    Some((id, raw)) if raw == reg.raw => (
+                                        "duplicate",
+                                        Some(format!("same message as registration {id}")),
+                                        Pending::Duplicate(RegistrationId(id)),
+                                    ),
+                                    _ => (
+                                        "replay",
+                                        Some(format!(
+                                            "counter {} is not above the last accepted {last}",
+                                            counter.unwrap_or(0)
+                                        )),
+                                        Pending::Replay(last),
+                                    ),
+                                }
+                            }
+                        }
+                    }
+                }
+                Verification::Rejected { reason, .. } => {
+                    ("rejected", Some(reason.clone()), Pending::Rejected)
+                }
+            };
+            let id: i64 = tx.query_row(
+                "INSERT INTO registrations
+                     (received_at, source_addr, raw, iccid, imei, counter, outcome, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                params![
+                    reg.received_at.0,
+                    reg.source_addr,
+                    reg.raw,
+                    iccid,
+                    reg.imei,
+                    counter_sql,
+                    outcome,
+                    reason
+                ],
+                |r| r.get(0),
+            )?;
+            Ok(kind.finish(RegistrationId(id)))
+        })
+        .await
+    }
+
+    async fn registration(&self, id: RegistrationId) -> Result<Option<RegistrationRecord>> {
+        self.run(move |c| {
+            let raw = c
+                .query_row(
+                    "SELECT id, received_at, source_addr, raw, iccid, imei, counter, outcome, reason
+                     FROM registrations WHERE id = ?1",
+                    [id.0],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get::<_, Option<i64>>(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            raw.map(
+                |(id, at, src, raw, iccid, imei, counter, outcome, reason)| {
+                    Ok(RegistrationRecord {
+                        id: RegistrationId(id),
+                        received_at: Timestamp(at),
+                        source_addr: src,
+                        raw,
+                        iccid,
+                        imei,
+                        counter: counter
+                            .map(|c| counter_from_sql("registrations", c))
+                            .transpose()?,
+                        outcome,
+                        reason,
+                    })
+                },
+            )
+            .transpose()
+        })
+        .await
+    }
+
+    async fn record_issuance(&self, iss: &NewIssuance) -> Result<Issuance> {
+        let iss = iss.clone();
+        self.write(move |tx| {
+            let id: Option<i64> = tx
+                .query_row(
+                    "INSERT INTO key_issuances
+                         (registration_id, iccid, imei, operator, manufacturer, source, issued_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (registration_id) DO NOTHING
+                     RETURNING id",
+                    params![
+                        iss.registration_id.map(|r| r.0),
+                        iss.iccid,
+                        iss.imei,
+                        iss.operator,
+                        iss.manufacturer,
+                        iss.source.as_str(),
+                        iss.issued_at.0
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let (sql, key) = match (id, iss.registration_id) {
+                (Some(id), _) => ("id", id),
+                (None, Some(reg)) => ("registration_id", reg.0),
+                (None, None) => {
+                    return Err(StoreError::Invalid("issuance insert returned no id".into()));
+                }
+            };
+            issuance_row(tx, &format!("{sql} = ?1"), key)?
+                .ok_or_else(|| StoreError::NotFound("issuance vanished".into()))
+        })
+        .await
+    }
+
+    async fn issuance(&self, id: IssuanceId) -> Result<Option<Issuance>> {
+        self.run(move |c| issuance_row(c, "id = ?1", id.0)).await
+    }
+
+    async fn record_delivery(&self, d: &NewDelivery) -> Result<DeliveryId> {
+        let d = d.clone();
+        self.write(move |tx| {
+            let id: i64 = tx.query_row(
+                "INSERT INTO deliveries
+                     (registration_id, issuance_id, destination, sent_at, message_ids)
+                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                params![
+                    d.registration_id.0,
+                    d.issuance_id.map(|i| i.0),
+                    d.destination,
+                    d.sent_at.0,
+                    d.message_ids.join(",")
+                ],
+                |r| r.get(0),
+            )?;
+            Ok(DeliveryId(id))
+        })
+        .await
+    }
+
+    async fn confirm_download(
+        &self,
+        issuance_id: IssuanceId,
+        at: Timestamp,
+        entries: &[NewLedgerEntry],
+    ) -> Result<Confirmation> {
+        check_entries(issuance_id, entries)?;
+        let entries = entries.to_vec();
+        self.write(move |tx| {
+            if issuance_row(tx, "id = ?1", issuance_id.0)?.is_none() {
+                return Err(StoreError::NotFound(format!(
+                    "key issuance {}",
+                    issuance_id.0
+                )));
+            }
+            let first = tx.execute(
+                "INSERT INTO confirmations (issuance_id, confirmed_at) VALUES (?1, ?2)
+                 ON CONFLICT (issuance_id) DO NOTHING",
+                params![issuance_id.0, at.0],
+            )? == 1;
+            let inserted = insert_ledger(tx, &entries)?;
+            Ok(Confirmation { first, inserted })
+        })
+        .await
+    }
+
+    async fn record_ledger(&self, entries: &[NewLedgerEntry]) -> Result<Vec<LedgerEntry>> {
+        let entries = entries.to_vec();
+        self.write(move |tx| insert_ledger(tx, &entries)).await
+    }
+
+    async fn ledger_for_issuance(&self, issuance_id: IssuanceId) -> Result<Vec<LedgerEntry>> {
+        self.run(move |c| {
+            let mut v = ledger_rows(
+                c,
+                &format!("SELECT {LEDGER_COLUMNS} FROM ledger WHERE issuance_id = ?1"),
+                [issuance_id.0],
+            )?;
+            v.sort_by_key(|e| e.kind);
+            Ok(v)
+        })
+        .await
+    }
+
+    async fn ledger_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<LedgerEntry>> {
+        self.run(move |c| {
+            ledger_rows(
+                c,
+                &format!(
+                    "SELECT {LEDGER_COLUMNS} FROM ledger
+                     WHERE recorded_at >= ?1 AND recorded_at < ?2 ORDER BY recorded_at, id"
+                ),
+                [from.0, to.0],
+            )
+        })
+        .await
+    }
+}
+
+fn issuance_row(c: &Connection, filter: &str, key: i64) -> Result<Option<Issuance>> {
+    let raw = c
+        .query_row(
+            &format!("SELECT {ISSUANCE_COLUMNS} FROM key_issuances WHERE {filter}"),
+            [key],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            },
+        )
+        .optional()?;
+    raw.map(|(id, reg, iccid, imei, op, mf, src, at)| {
+        issuance_from_parts(id, reg, iccid, imei, op, mf, src, at)
+    })
+    .transpose()
+}

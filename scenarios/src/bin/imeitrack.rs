@@ -1,0 +1,5 @@
+//! `imeitrack`: the project's command line (see [`scenarios::cli`]).
+
+fn main() -> std::process::ExitCode {
+    scenarios::cli::main()
+}
