@@ -29,6 +29,7 @@ pub mod describe;
 pub mod log;
 pub mod network;
 mod toolkit;
+pub mod uicc;
 
 use std::collections::VecDeque;
 
