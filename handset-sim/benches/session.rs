@@ -57,6 +57,42 @@ fn sessions(c: &mut Criterion) {
         SimNetwork::new(),
         config(),
     );
+    // The project's card (applet::card::Card): each iteration swaps handsets, so every
+    // power-up ends in one verified-format registration SMS.
+    {
+        use handset_sim::terminal::uicc::SimulatedUicc;
+        let cat = Catalogue::builtin().unwrap();
+        let a = cat.by_name("Nordvik N100").unwrap().clone();
+        let bb = cat.by_name("Solstice S22").unwrap().clone();
+        let card = SimulatedUicc::new(&applet::card::test_personalisation()).unwrap();
+        // The applet allows 10 registrations a day: move its clock a day per session.
+        let clock = card.clock();
+        let mut day = 0u64;
+        let mut reader = Some(SimulatedReader::new(card));
+        let cfg = TerminalConfig {
+            pin: Some("1234".into()),
+            ..config()
+        };
+        let mut flip = false;
+        g.bench_function("sim-card-registration", |b| {
+            b.iter(|| {
+                flip = !flip;
+                day += 1;
+                clock.set(day * 86_400_000);
+                let h = if flip { a.clone() } else { bb.clone() };
+                let mut t = Terminal::with_config(
+                    reader.take().unwrap(),
+                    h,
+                    SimNetwork::new(),
+                    cfg.clone(),
+                );
+                t.power_up().unwrap();
+                assert_eq!(t.network().sent.len(), 1);
+                reader = Some(t.into_parts().0);
+            })
+        });
+    }
+
     g.bench_function("sim", |b| {
         b.iter(|| {
             t.power_up().unwrap();
