@@ -101,6 +101,21 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         run_for: u64,
     },
+    /// Present the project's simulated card (with the IMEI-tracking applet) to pcscd
+    /// through the vsmartcard vpcd driver, until interrupted (Ctrl-C).
+    ///
+    /// Then `handset-sim readers` shows it as "Virtual PCD 00 00" (port 35963) and any
+    /// PC/SC tool — `scriptor`, `handset-sim probe` — can talk to it. The card's clock
+    /// follows the wall clock; its NVM lives in memory for this run.
+    ServeVpcd {
+        /// Card file (TOML: iccid, imsi, pin, server, key, key_version); see
+        /// handset-sim/cards/example.toml.
+        #[arg(long)]
+        card: PathBuf,
+        /// vpcd port (35963 = slot 0, 35964 = slot 1).
+        #[arg(long, default_value_t = handset_sim::vpcd::VPCD_PORT)]
+        port: u16,
+    },
     /// List the handset model catalogue.
     Models {
         /// Directory of model files instead of the built-in catalogue.
@@ -277,6 +292,25 @@ fn probe(a: ProbeArgs<'_>) -> Result<()> {
     Ok(())
 }
 
+fn serve(card: &std::path::Path, port: u16) -> Result<()> {
+    use handset_sim::terminal::uicc::{CardClock, CardFile, SimulatedUicc};
+    let file = CardFile::load(card).map_err(anyhow::Error::msg)?;
+    let p = file.personalisation().map_err(anyhow::Error::msg)?;
+    let uicc = SimulatedUicc::with_nvm(&p, applet::card::CardNvm::new(), CardClock::wall())
+        .map_err(|f| anyhow::anyhow!("personalisation failed: {f:?}"))?;
+    let config = handset_sim::vpcd::VpcdConfig::new(std::net::SocketAddr::from((
+        std::net::Ipv4Addr::LOCALHOST,
+        port,
+    )));
+    eprintln!(
+        "serving {} on vpcd 127.0.0.1:{port}; Ctrl-C stops",
+        card.display()
+    );
+    let shutdown = std::sync::atomic::AtomicBool::new(false);
+    handset_sim::vpcd::serve_vpcd(uicc, &config, &shutdown)?;
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let default = match cli.verbose {
@@ -325,6 +359,7 @@ fn main() -> std::process::ExitCode {
             run_for: *run_for,
         }),
         Command::Models { catalogue } => models(catalogue.as_ref()),
+        Command::ServeVpcd { card, port } => serve(card, *port),
     };
     // A plain message, not anyhow's Debug form (which adds a backtrace when
     // RUST_BACKTRACE is set).

@@ -149,3 +149,88 @@ impl<C: VirtualCard> VirtualCard for SharedCard<C> {
         self.lock().process(apdu)
     }
 }
+
+/// A card description file for `handset-sim serve-vpcd --card CARD.toml`: the subscriber
+/// identities and the applet's registration settings. Fields not given keep the values
+/// of `applet::card::test_personalisation` (PIN1 "1234" enabled, server +447700900123).
+///
+/// ```toml
+/// iccid = "8949001012345678901"
+/// imsi = "001010123456789"
+/// pin = "1234"                 # omit to keep the default; "" disables PIN1
+/// server = "+447700900123"     # TP-DA of the registration SMS
+/// key = "00112233445566778899AABBCCDDEEFF"
+/// key_version = 1
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardFile {
+    /// ICCID digits (19 or 20).
+    pub iccid: Option<String>,
+    /// IMSI digits (up to 15).
+    pub imsi: Option<String>,
+    /// PIN1 (4..=8 digits); empty string = PIN1 disabled.
+    pub pin: Option<String>,
+    /// Registration server number (international with `+`).
+    pub server: Option<String>,
+    /// AES-128 registration key, 32 hex digits.
+    pub key: Option<String>,
+    /// Key version (1..=15) for the key identifier byte.
+    pub key_version: Option<u8>,
+}
+
+impl CardFile {
+    /// Reads a card file.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The card personalisation this file describes.
+    pub fn personalisation(&self) -> Result<Personalisation, String> {
+        use applet::wire::bcd::{DigitSet, Digits, EfIccid, EfImsi};
+        let mut p = applet::card::test_personalisation();
+        if let Some(s) = &self.iccid {
+            let iccid = Digits::<20>::parse_str(s, DigitSet::Decimal)
+                .map_err(|e| format!("iccid {s:?}: {e}"))?;
+            EfIccid { iccid }
+                .emit(&mut p.files.iccid)
+                .map_err(|e| format!("iccid {s:?}: {e}"))?;
+        }
+        if let Some(s) = &self.imsi {
+            let imsi = Digits::<15>::parse_str(s, DigitSet::Decimal)
+                .map_err(|e| format!("imsi {s:?}: {e}"))?;
+            EfImsi { imsi }
+                .emit(&mut p.files.imsi)
+                .map_err(|e| format!("imsi {s:?}: {e}"))?;
+        }
+        if let Some(pin) = &self.pin {
+            if pin.is_empty() {
+                p.files.pin1_enabled = false;
+            } else {
+                let b = pin.as_bytes();
+                if !(4..=8).contains(&b.len()) || !b.iter().all(u8::is_ascii_digit) {
+                    return Err(format!("pin {pin:?}: 4 to 8 digits"));
+                }
+                p.files.pin1 = [0xFF; 8];
+                p.files.pin1[..b.len()].copy_from_slice(b);
+                p.files.pin1_enabled = true;
+            }
+        }
+        if let Some(s) = &self.server {
+            p.applet.server =
+                applet::wire::sms::Address::number(s).map_err(|e| format!("server {s:?}: {e}"))?;
+        }
+        if let Some(k) = &self.key {
+            let bytes = hex::decode(k).map_err(|e| format!("key: {e}"))?;
+            p.applet.key = bytes
+                .try_into()
+                .map_err(|_| "key: 16 bytes (32 hex digits) expected".to_string())?;
+        }
+        if let Some(v) = self.key_version {
+            p.applet.key_id = applet::wire::registration::KeyId::aes_cmac(v)
+                .ok_or_else(|| format!("key_version {v}: 1..=15"))?;
+        }
+        Ok(p)
+    }
+}
