@@ -614,6 +614,27 @@ fn build_trace() -> Trace {
     );
     t.terminal_response("SEND SM network unable", uicc, &tr, vec![]);
 
+    // --- SEND SHORT MESSAGE, 8-bit SUBMIT with the maximum 140 octets of user data: the
+    // proactive command no longer fits a one-byte BER length (`D0 81 xx`, TS 102 223
+    // Annex C).
+    let long_ud: Vec<u8> = (0..140u8).map(|i| i.wrapping_mul(37)).collect();
+    let submit_long = SmsSubmit::new(
+        4,
+        destination,
+        DataCodingScheme::EIGHT_BIT,
+        UserData::octets(None, &long_ud),
+    );
+    let tpdu_long = emitted(submit_long.buffer_len(), |b| submit_long.emit(b));
+    let cmd = ProactiveCommand::SendShortMessage(SendShortMessage::new(next(), &tpdu_long));
+    let d0 = emitted(cmd.buffer_len(), |b| cmd.emit(b));
+    assert_eq!(&d0[..2], &[0xD0, 0x81], "two-byte BER length");
+    assert!(d0.len() > 130);
+    let mut want = sms_wants(&submit_long);
+    want.push(("gsm_sms.sms_body", text(hex_of(&long_ud))));
+    t.fetch("SEND SM 8-bit 140 octets", uicc, &cmd, want);
+    let tr = TerminalResponse::success(cmd.details(), ResponseData::None);
+    t.terminal_response("SEND SM 140 octets", uicc, &tr, vec![]);
+
     // --- SET UP EVENT LIST (location status).
     let events = [Event::LOCATION_STATUS.0];
     let cmd = ProactiveCommand::SetUpEventList(SetUpEventList::new(next(), &events));
