@@ -92,6 +92,34 @@ pub mod tshark {
             .collect()
     }
 
+    /// The packet details (`tshark -V`) of every frame, one string per frame, in order
+    /// (split at the `Frame N: … bytes on wire` lines).
+    pub fn details(pcap: &Path) -> Vec<String> {
+        let out = Command::new("tshark")
+            .arg("-n")
+            .arg("-r")
+            .arg(pcap)
+            .arg("-V")
+            .output()
+            .expect("running tshark");
+        assert!(
+            out.status.success(),
+            "tshark -V failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut frames: Vec<String> = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if line.starts_with("Frame ") && line.contains(" bytes on wire") {
+                frames.push(String::new());
+            }
+            if let Some(f) = frames.last_mut() {
+                f.push_str(line);
+                f.push('\n');
+            }
+        }
+        frames
+    }
+
     /// Frames tshark marks malformed or with an expert item of severity warning or error.
     pub fn malformed_or_warning_frames(pcap: &Path) -> Vec<u32> {
         matching_frames(pcap, "_ws.malformed || _ws.expert.severity >= warning")

@@ -288,7 +288,64 @@ def sms():
     write("imei", "ef_imsi", h("08 09 10 10 10 32 54 76 98"))
 
 
+# ---------------------------------------------------------------- card_apdu_sequence
+# `applet::card::fuzz_sequence` operation streams (format in applet/src/card/harness.rs):
+# op 8 = cold reset, 9 = warm reset, 10 k t = power cut at NVM write now+k tearing t
+# bytes, 3 L apdu = one APDU of L bytes. The APDUs are the handset commands of
+# applet/tests/card_bad_input.rs `POOL` (the registration flow of 02-cat.md §9).
+CARD_TP_UICC = "80 10 00 00 08 23 01 29 42 11 00 00 07"
+CARD_TP_GSM = "A0 10 00 00 08 23 01 29 42 11 00 00 07"
+CARD_FETCH_PLI = "80 12 00 00 0B"
+CARD_FETCH_PLI_GSM = "A0 12 00 00 0B"
+CARD_TR_PLI = "80 14 00 00 16 81 03 01 26 01 82 02 82 81 83 01 00 14 08 4A 09 51 24 30 32 57 81"
+CARD_TR_PLI_GSM = "A0" + CARD_TR_PLI[2:]
+CARD_TR_PLI_B = "80 14 00 00 16 81 03 01 26 01 82 02 82 81 83 01 00 14 08 3A 25 90 09 10 67 41 18"
+CARD_FETCH_SM = "80 12 00 00 4C"
+CARD_FETCH_SM_CHANGED = "80 12 00 00 54"
+CARD_TR_SM_OK = "80 14 00 00 0C 81 03 02 13 00 82 02 82 81 83 01 00"
+CARD_TR_SM_FAIL = "80 14 00 00 0C 81 03 02 13 00 82 02 82 81 83 01 21"
+CARD_ENV_TIMER = "80 C2 00 00 0E D7 0C 82 02 82 81 A4 01 01 A5 03 00 03 00"
+CARD_ENV_EVENT = "80 C2 00 00 15 D6 13 99 01 03 82 02 82 81 9B 01 00 93 07 00 F1 10 00 01 00 02"
+CARD_VERIFY = "00 20 00 01 08 31 32 33 34 FF FF FF FF"
+
+
+def card():
+    def apdus(*xs):
+        out = b""
+        for x in xs:
+            if isinstance(x, bytes):
+                out += x
+            else:
+                a = h(x)
+                out += bytes([3, len(a)]) + a
+        return out
+
+    happy = [CARD_TP_UICC, CARD_FETCH_PLI, CARD_TR_PLI, CARD_FETCH_SM, CARD_TR_SM_OK]
+    write("card_apdu_sequence", "uicc_first_registration", apdus(*happy))
+    write("card_apdu_sequence", "gsm_first_registration",
+          apdus(CARD_TP_GSM, CARD_FETCH_PLI_GSM, CARD_TR_PLI_GSM,
+                "A0" + CARD_FETCH_SM[2:], "A0" + CARD_TR_SM_OK[2:]))
+    write("card_apdu_sequence", "handset_change",
+          apdus(*happy, b"\x08", CARD_TP_UICC, CARD_FETCH_PLI, CARD_TR_PLI_B,
+                CARD_FETCH_SM_CHANGED, CARD_TR_SM_OK))
+    write("card_apdu_sequence", "sms_failure_then_timer",
+          apdus(*happy[:4], CARD_TR_SM_FAIL, "80 12 00 00 0E",
+                "80 14 00 00 0C 81 03 03 05 00 82 02 82 81 83 01 00", "80 12 00 00 13",
+                "80 14 00 00 0F 81 03 04 27 00 82 02 82 81 83 01 00 A4 01 01",
+                CARD_ENV_TIMER, CARD_ENV_EVENT, CARD_FETCH_SM,
+                "80 14 00 00 0C 81 03 05 13 00 82 02 82 81 83 01 00"))
+    write("card_apdu_sequence", "power_cut_in_commit",
+          apdus(*happy[:4], b"\x0a\x01\x03", CARD_TR_SM_OK, b"\x08", *happy))
+    write("card_apdu_sequence", "warm_reset_mid_session",
+          apdus(CARD_TP_UICC, CARD_FETCH_PLI, b"\x09", CARD_VERIFY, *happy))
+
+
 def main():
+    if sys.argv[1:] == ["card"]:
+        # Only the card sequences (no other seed directory is touched).
+        shutil.rmtree(os.path.join(SEEDS, "card_apdu_sequence"), ignore_errors=True)
+        card()
+        return
     if os.path.isdir(SEEDS):
         for d in os.listdir(SEEDS):
             p = os.path.join(SEEDS, d)
@@ -301,6 +358,7 @@ def main():
     apdu()
     cat()
     sms()
+    card()
 
 
 if __name__ == "__main__":

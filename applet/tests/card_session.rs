@@ -422,3 +422,46 @@ fn get_response_in_parts() {
     let _ = xchg(&mut card, &h("80 F2 00 0C 00"), 0);
     assert_eq!(xchg(&mut card, &h("00 C0 00 00 04"), 0), h("69 85"));
 }
+
+#[test]
+fn status_returns_the_current_df_both_classes() {
+    // UICC (TS 102 221 §11.1.2; 01-apdu.md §2): after SELECT ADF.USIM by AID, STATUS P2 01
+    // gives the DF name TLV `84 10 AID`, P2 00 the same FCP as the SELECT, P2 0C nothing.
+    // Under T=0 a case-2 Le of 00 (256) is too large: 6Cxx with the exact length.
+    let mut card = default_card();
+    let mut select = h("00 A4 04 04 10");
+    select.extend_from_slice(&applet::card::fs::USIM_AID);
+    let n = sw(&xchg(&mut card, &select, 0))
+        .response_available()
+        .expect("61xx");
+    let fcp = xchg(&mut card, &[0x00, 0xC0, 0x00, 0x00, n], 0);
+    let fcp = &fcp[..fcp.len() - 2];
+    let r = xchg(&mut card, &h("80 F2 00 01 00"), 0);
+    assert_eq!(r, h("6C 12"));
+    let mut want = h("84 10");
+    want.extend_from_slice(&applet::card::fs::USIM_AID);
+    want.extend_from_slice(&h("90 00"));
+    assert_eq!(xchg(&mut card, &h("80 F2 00 01 12"), 0), want);
+    let r = xchg(&mut card, &h("80 F2 00 00 00"), 0);
+    let le = sw(&r).wrong_le().expect("6Cxx");
+    assert_eq!(usize::from(le), fcp.len());
+    let r = xchg(&mut card, &[0x80, 0xF2, 0x00, 0x00, le], 0);
+    assert_eq!(&r[..r.len() - 2], fcp);
+    assert_eq!(sw_of(&r), 0x9000);
+    assert_eq!(xchg(&mut card, &h("80 F2 00 0C 00"), 0), h("90 00"));
+
+    // GSM (TS 51.011 §9.2.2): STATUS answers like SELECT of the current directory; a
+    // wrong P3 gets 67xx with the right length.
+    let mut card = default_card();
+    let r = xchg(&mut card, &h("A0 A4 00 00 02 7F 20"), 0);
+    assert_eq!(r[0], 0x9F);
+    let dir = xchg(&mut card, &[0xA0, 0xC0, 0x00, 0x00, r[1]], 0);
+    let dir = &dir[..dir.len() - 2];
+    let r = xchg(&mut card, &h("A0 F2 00 00 00"), 0);
+    assert_eq!(r[0], 0x67);
+    assert_eq!(usize::from(r[1]), dir.len());
+    let r = xchg(&mut card, &[0xA0, 0xF2, 0x00, 0x00, r[1]], 0);
+    assert_eq!(&r[..r.len() - 2], dir);
+    assert_eq!(&r[4..6], &[0x7F, 0x20]);
+    assert_eq!(sw_of(&r), 0x9000);
+}

@@ -1,7 +1,8 @@
 //! `#![no_std] #![no_main]` probe. `cargo check -p nostd-probe` fails with
 //! "no global memory allocator found" if any crate the applet uses links `alloc`.
 //! It calls into every layer of the applet so every dependency reaches the link:
-//! wire parsers (APDU, ATR, CAT, SMS, registration, IMEI), the card's `process`
+//! wire parsers (APDU, ATR, BER-/COMPREHENSION-TLV, CAT incl. TERMINAL PROFILE, SMS,
+//! registration, IMEI / IMEISV, GSMTAP / pcap, WSP push, OMA CP WBXML), the card's `process`
 //! (file system, NVM store, PIN, toolkit, tracker with AES-CMAC).
 #![no_std]
 #![no_main]
@@ -9,10 +10,14 @@
 use applet::card::{Card, CardNvm, MAX_RESPONSE, test_personalisation};
 use applet::wire::apdu::{ResponseApdu, Tpdu};
 use applet::wire::atr::Atr;
-use applet::wire::cat::{Envelope, ProactiveCommand, TerminalResponse};
-use applet::wire::imei::Imei;
+use applet::wire::cat::{Envelope, ProactiveCommand, TerminalProfile, TerminalResponse};
+use applet::wire::gsmtap::{ApduExchange, PcapHeader};
+use applet::wire::imei::{Imei, Imeisv};
+use applet::wire::omacp::ProvisioningDoc;
 use applet::wire::registration::Registration;
-use applet::wire::sms::SmsSubmit;
+use applet::wire::sms::{Direction, SmsSubmit, Tpdu as SmsTpdu};
+use applet::wire::tlv::{BerTlv, ComprehensionTlv};
+use applet::wire::wsp::PushPdu;
 use core::panic::PanicInfo;
 
 /// Entry point for a bare-metal target; never called on the host.
@@ -28,6 +33,15 @@ pub extern "C" fn probe_main(input: &[u8; 64], out: &mut [u8; 256]) -> usize {
     n += usize::from(Imei::parse(&input[..8]).is_ok());
     n += usize::from(SmsSubmit::parse(input).is_ok());
     n += usize::from(Registration::new_checked(input).is_ok());
+    n += usize::from(TerminalProfile::parse(input).is_ok());
+    n += usize::from(Imeisv::parse(&input[..9]).is_ok());
+    n += usize::from(SmsTpdu::parse(input, Direction::MobileTerminated).is_ok());
+    n += usize::from(BerTlv::parse(input).is_ok());
+    n += usize::from(ComprehensionTlv::parse(input).is_ok());
+    n += usize::from(ApduExchange::parse(input).is_ok());
+    n += usize::from(PcapHeader::parse(input).is_ok());
+    n += usize::from(PushPdu::parse(input).is_ok());
+    n += usize::from(ProvisioningDoc::parse(input).is_ok());
     let Ok(mut card) = Card::new(&test_personalisation(), CardNvm::new()) else {
         return n;
     };

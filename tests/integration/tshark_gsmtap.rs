@@ -43,7 +43,7 @@ use imeitrack_tests::{require_tool, tshark};
 
 /// What tshark must print for one field of one frame.
 #[derive(Debug, Clone, PartialEq)]
-enum Want {
+pub(crate) enum Want {
     /// Exactly one occurrence, with this numeric value (hex, decimal or boolean output).
     Num(u64),
     /// The whole cell (string fields).
@@ -54,15 +54,15 @@ enum Want {
     Has(String),
 }
 
-fn num(v: impl Into<u64>) -> Want {
+pub(crate) fn num(v: impl Into<u64>) -> Want {
     Want::Num(v.into())
 }
 
-fn text(s: impl Into<String>) -> Want {
+pub(crate) fn text(s: impl Into<String>) -> Want {
     Want::Str(s.into())
 }
 
-type Wants = Vec<(&'static str, Want)>;
+pub(crate) type Wants = Vec<(&'static str, Want)>;
 
 /// One exchange of the trace.
 struct Step {
@@ -75,14 +75,14 @@ struct Step {
 }
 
 /// Emits `value` through `emit` into an exactly sized buffer.
-fn emitted(len: usize, emit: impl FnOnce(&mut [u8]) -> WireResult<usize>) -> Vec<u8> {
+pub(crate) fn emitted(len: usize, emit: impl FnOnce(&mut [u8]) -> WireResult<usize>) -> Vec<u8> {
     let mut buf = vec![0u8; len];
     let n = emit(&mut buf).expect("emit");
     assert_eq!(n, len, "emit wrote a different length than buffer_len");
     buf
 }
 
-fn hex_of(b: &[u8]) -> String {
+pub(crate) fn hex_of(b: &[u8]) -> String {
     hex::encode(b)
 }
 
@@ -260,7 +260,7 @@ impl Trace {
 }
 
 /// A classic pcap (Ethernet, LE, µs) with one GSMTAP-SIM APDU record per payload.
-fn pcap_of(payloads: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn pcap_of(payloads: &[&[u8]]) -> Vec<u8> {
     let header = PcapHeader::ETHERNET_LE_MICROS;
     let mut file = emitted(header.buffer_len(), |b| header.emit(b));
     for (i, p) in payloads.iter().enumerate() {
@@ -278,7 +278,7 @@ fn pcap_of(payloads: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Writes `bytes` into the temp dir (returned path) and a debugging copy under target/.
-fn write_capture(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+pub(crate) fn write_capture(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).expect("write pcap");
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -294,7 +294,7 @@ fn write_capture(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 /// A two-digit value as the semi-octet byte that carries it — units in the high nibble —
 /// which is how tshark 4.0 prints CAT timer values (TS 102 223 §8.38) and date-time
 /// fields (§8.39, coded like the TP-SCTS of TS 23.040 §9.2.3.11): the raw byte, in hex.
-fn semi_octet(v: u8) -> u8 {
+pub(crate) fn semi_octet(v: u8) -> u8 {
     ((v % 10) << 4) | (v / 10)
 }
 
@@ -614,6 +614,27 @@ fn build_trace() -> Trace {
     );
     t.terminal_response("SEND SM network unable", uicc, &tr, vec![]);
 
+    // --- SEND SHORT MESSAGE, 8-bit SUBMIT with the maximum 140 octets of user data: the
+    // proactive command no longer fits a one-byte BER length (`D0 81 xx`, TS 102 223
+    // Annex C).
+    let long_ud: Vec<u8> = (0..140u8).map(|i| i.wrapping_mul(37)).collect();
+    let submit_long = SmsSubmit::new(
+        4,
+        destination,
+        DataCodingScheme::EIGHT_BIT,
+        UserData::octets(None, &long_ud),
+    );
+    let tpdu_long = emitted(submit_long.buffer_len(), |b| submit_long.emit(b));
+    let cmd = ProactiveCommand::SendShortMessage(SendShortMessage::new(next(), &tpdu_long));
+    let d0 = emitted(cmd.buffer_len(), |b| cmd.emit(b));
+    assert_eq!(&d0[..2], &[0xD0, 0x81], "two-byte BER length");
+    assert!(d0.len() > 130);
+    let mut want = sms_wants(&submit_long);
+    want.push(("gsm_sms.sms_body", text(hex_of(&long_ud))));
+    t.fetch("SEND SM 8-bit 140 octets", uicc, &cmd, want);
+    let tr = TerminalResponse::success(cmd.details(), ResponseData::None);
+    t.terminal_response("SEND SM 140 octets", uicc, &tr, vec![]);
+
     // --- SET UP EVENT LIST (location status).
     let events = [Event::LOCATION_STATUS.0];
     let cmd = ProactiveCommand::SetUpEventList(SetUpEventList::new(next(), &events));
@@ -849,7 +870,7 @@ fn build_trace() -> Trace {
 }
 
 /// Compares one tshark cell with what we want; `Err` describes the mismatch.
-fn check_cell(cell: &str, want: &Want) -> Result<(), String> {
+pub(crate) fn check_cell(cell: &str, want: &Want) -> Result<(), String> {
     let items: Vec<&str> = if cell.is_empty() {
         vec![]
     } else {
@@ -937,6 +958,27 @@ fn tshark_decodes_every_emitted_exchange() {
         "tshark disagrees:\n{failures}\ncapture: {}",
         pcap.display()
     );
+
+    // The null alpha identifier has no `alpha_id.string` field (the `Str("")` above only
+    // proves that no text is there): its presence shows in the packet details as an
+    // empty "Alpha identifier:" item — in the SEND SHORT MESSAGE that carries one and
+    // in no other frame.
+    let details = tshark::details(&pcap);
+    assert_eq!(details.len(), frames.len(), "tshark -V frame count");
+    for (i, ((what, _, _), details)) in frames.iter().zip(&details).enumerate() {
+        let frame_no = i + 1;
+        let alpha: Vec<&str> = details
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("Alpha identifier"))
+            .collect();
+        let want: &[&str] = if what == "FETCH SEND SM 7-bit" {
+            &["Alpha identifier:"]
+        } else {
+            &[]
+        };
+        assert_eq!(alpha, want, "frame {frame_no} ({what})");
+    }
 
     let flagged = tshark::malformed_or_warning_frames(&pcap);
     assert!(
