@@ -9,4 +9,5 @@
 //!   issue 8) and `run`, `list`, `check` (issue 7).
 
 pub mod cli;
+pub mod runner;
 pub mod scenario;
