@@ -9,5 +9,6 @@
 //!   issue 8) and `run`, `list`, `check` (issue 7).
 
 pub mod cli;
+pub mod report;
 pub mod runner;
 pub mod scenario;
