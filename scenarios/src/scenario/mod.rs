@@ -234,15 +234,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     })
 }
 
-/// The scenario files (`*.toml`) under each path, sorted: a file is taken as is, a
-/// directory is listed (not recursively).
+/// The scenario files (`*.toml`, except `Cargo.toml`) under each path, sorted: a file
+/// is taken as is, a directory is listed (not recursively).
 pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "toml"))
+                .filter(|f| {
+                    f.is_file()
+                        && f.extension().is_some_and(|x| x == "toml")
+                        && f.file_name().is_some_and(|n| n != "Cargo.toml")
+                })
                 .collect();
             files.sort();
             out.extend(files);
@@ -258,9 +262,15 @@ pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The shipped scenario library directory (`scenarios/` of the source tree).
+/// The shipped scenario library: `./scenarios` when run from the repository root,
+/// else the `scenarios/` directory of the source tree this binary was built from.
 pub fn library_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let here = PathBuf::from("scenarios");
+    if here.join("Cargo.toml").is_file() && here.join("src/scenario").is_dir() {
+        here
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
 }
 
 #[cfg(test)]
