@@ -1,4 +1,4 @@
-//! Card OS: NVM with atomic transactions, file system, PIN; APDU dispatch comes later.
+//! Card OS: NVM with atomic transactions, file system, PIN, APDU dispatch and toolkit plumbing.
 //!
 //! | module | job | spec |
 //! | --- | --- | --- |
@@ -6,11 +6,20 @@
 //! | [`fs`] | file tree, selection, READ/UPDATE BINARY, READ RECORD, STATUS, FCP / GSM responses | ETSI TS 102 221 §8, §11.1; 3GPP TS 51.011 §9 |
 //! | [`pin`] | PIN1 verification with a persistent retry counter | ETSI TS 102 221 §9, §11.1.9 |
 //!
-//! The APDU dispatcher and the tracking applet are built on top of these (issue 3).
+//! | [`uicc`] | the card: ATR, T=0 dispatch for CLA `A0` and `00`/`80`, GET RESPONSE, toolkit plumbing (TERMINAL PROFILE, FETCH, TERMINAL RESPONSE, ENVELOPE, `91xx`, `9300`), the tracking applet | ETSI TS 102 221 §7, §10, §11; 3GPP TS 51.011 §9; ETSI TS 102 223 §6–§7 |
+//!
+//! The card's public face is [`Card`]: `new(personalisation, nvm)`, `power_on(cold)` →
+//! ATR, `process(apdu, now_ms, out)` → response length.
 
 pub mod fs;
+mod harness;
 pub mod nvm;
 pub mod pin;
+pub mod uicc;
+
+#[doc(hidden)]
+pub use harness::{fuzz_sequence, test_personalisation};
+pub use uicc::{ATR, Card, CardNvm, DATA_LEN, Fault, MAX_RESPONSE, Mode, NVM_LEN, Personalisation};
 
 use crate::wire::apdu::StatusWord;
 use nvm::NvmError;
