@@ -113,7 +113,12 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
     let (ok, bad) = load_all(&args.paths)?;
     let width = ok.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for s in &ok {
-        println!("{:<width$}  {:>3} steps  {}", s.name, s.steps.len(), s.title);
+        println!(
+            "{:<width$}  {:>3} steps  {}",
+            s.name,
+            s.steps.len(),
+            s.title
+        );
     }
     for e in &bad {
         eprintln!("{e}\n");
@@ -135,11 +140,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             for e in &bad {
                 eprintln!("{e}\n");
             }
-            eprintln!(
-                "{} scenario files valid, {} invalid",
-                ok.len(),
-                bad.len()
-            );
+            eprintln!("{} scenario files valid, {} invalid", ok.len(), bad.len());
             Err(EngineError::NotBuilt.into())
         }
     }

@@ -163,6 +163,18 @@ pub fn check(exp: &Expectation, before: &Observation, after: &Observation) -> Ve
         }
     }
     if let Some(cs) = &x.card_state {
+        if let Some(want) = cs.session
+            && card.session != Some(want)
+        {
+            miss(
+                format!("card_state.session = {}", q(want.as_str())),
+                format!(
+                    "the last session ended {}",
+                    card.session
+                        .map_or("never (no session yet)".to_owned(), |s| q(s.as_str()))
+                ),
+            );
+        }
         if let Some(want) = &cs.stored_imei {
             let want = want.get_ref();
             let seen = card.stored_imei.as_deref().unwrap_or("none");

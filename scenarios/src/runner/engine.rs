@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::scenario::format::{KeySourceExpect, LedgerKind, RegistrationEvent, RejectReason};
+use crate::scenario::format::{
+    KeySourceExpect, LedgerKind, RegistrationEvent, RejectReason, SessionOutcome,
+};
 use crate::scenario::{Scenario, Step};
 
 /// The five participants of a SIM swap: the columns of the ladder diagram.
@@ -114,9 +116,12 @@ pub struct CardObservation {
     pub in_handset: Option<String>,
     /// IMEI committed in NVM.
     pub stored_imei: Option<String>,
-    /// Whether an unacknowledged registration is pending.
+    /// How the last toolkit session ended (`None` before the first power-up).
+    pub session: Option<SessionOutcome>,
+    /// Whether an attempted registration is pending (counter reserved, not yet sent
+    /// successfully).
     pub pending: bool,
-    /// Attempts made for it since the last power-up.
+    /// Registration SMS attempts in the current power cycle.
     pub attempts: u32,
     /// Registration counter in NVM.
     pub counter: u64,

@@ -216,14 +216,19 @@ pub struct Card {
     pub retry: Option<Retry>,
 }
 
-/// The applet's retry policy for an unacknowledged registration.
-#[derive(Debug, Clone, Deserialize)]
+/// The applet's retry and rate-limit policy (`applet::tracker::RetryPolicy`); fields
+/// left out keep the applet's defaults (3 per power cycle, 10 per day, 60 s back-off).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
-    /// Attempts per power-up, the first one included.
-    pub max_attempts: Spanned<u32>,
-    /// Virtual time between attempts.
-    pub interval: Duration,
+    /// Registration SMS per power cycle, the first one included (1–255).
+    pub per_power_cycle: Option<Spanned<u8>>,
+    /// Registration SMS per period, persistent across power cycles (1–255).
+    pub per_period: Option<Spanned<u8>>,
+    /// Length of the rate-limit period.
+    pub period: Option<Duration>,
+    /// Back-off before the first retry, doubled for every further retry.
+    pub backoff: Option<Duration>,
 }
 
 /// A generated population of subscribers.
@@ -568,15 +573,58 @@ pub enum KeySourceExpect {
     Manufacturer,
 }
 
+/// How the applet's last toolkit session ended (`applet::tracker::Outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOutcome {
+    /// The applet is disabled.
+    Disabled,
+    /// The terminal lacks PROVIDE LOCAL INFORMATION or SEND SHORT MESSAGE.
+    TerminalUnsupported,
+    /// Same IMEI as stored (TAC+SNR).
+    Unchanged,
+    /// Registration sent, new IMEI committed.
+    Registered,
+    /// No usable IMEI from the handset.
+    ImeiUnusable,
+    /// A limit forbade the registration.
+    RateLimited,
+    /// The SMS failed and no retry is possible before the next power-up.
+    GaveUp,
+    /// No valid server address configured.
+    Misconfigured,
+    /// A session is still going on (waiting for a retry, a PIN, …).
+    InProgress,
+}
+
+impl SessionOutcome {
+    /// The snake_case name used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionOutcome::Disabled => "disabled",
+            SessionOutcome::TerminalUnsupported => "terminal_unsupported",
+            SessionOutcome::Unchanged => "unchanged",
+            SessionOutcome::Registered => "registered",
+            SessionOutcome::ImeiUnusable => "imei_unusable",
+            SessionOutcome::RateLimited => "rate_limited",
+            SessionOutcome::GaveUp => "gave_up",
+            SessionOutcome::Misconfigured => "misconfigured",
+            SessionOutcome::InProgress => "in_progress",
+        }
+    }
+}
+
 /// `expect.card_state`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CardStateExpect {
+    /// How the last toolkit session ended.
+    pub session: Option<SessionOutcome>,
     /// IMEI committed in NVM, or `"none"`.
     pub stored_imei: Option<Spanned<String>>,
     /// Whether an unacknowledged registration is pending.
     pub pending: Option<bool>,
-    /// Attempts made for the pending registration since the last power-up.
+    /// Registration SMS attempts in the current power cycle.
     pub attempts: Option<u32>,
     /// Registration counter.
     pub counter: Option<u64>,

@@ -166,12 +166,15 @@ fn check_world(cx: &mut Ctx<'_>, w: &World, own_models: &[String]) {
                 ),
             );
         }
-        if let Some(r) = card
+        for n in card
             .retry
-            .as_ref()
-            .filter(|r| *r.max_attempts.get_ref() == 0)
+            .iter()
+            .flat_map(|r| [&r.per_power_cycle, &r.per_period])
+            .flatten()
         {
-            cx.err(r.max_attempts.span(), "expected max_attempts ≥ 1");
+            if *n.get_ref() == 0 {
+                cx.err(n.span(), "expected a limit from 1 to 255");
+            }
         }
     }
     for f in w.fleets.values() {
