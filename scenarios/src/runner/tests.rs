@@ -291,3 +291,17 @@ fn parallel_runs_are_deterministic_and_in_order() {
     assert!(one[0].steps[1].events[0].detail_lines[1].ends_with(&one[0].seed.to_string()));
     assert_eq!(exit_status(&one), EXIT_PASSED);
 }
+
+#[test]
+fn deliberately_wrong_fixture_fails_naming_step_expectation_and_seen() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deliberately-wrong.toml");
+    let s = crate::scenario::load(&path).unwrap();
+    let r = run_scenario(&s, &ToyFactory, &Default::default());
+    let Outcome::Failed(f) = &r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
+    assert_eq!(
+        f.to_string(),
+        "step 2 \"power_on phone-a\" (line 29)\n    expected sms_sent = \"handset_changed\"\n    seen     card \"alice\" sent 1 registration SMS during this step: first_use (IMEI 358765030000018, t=0 ms)"
+    );
+}
