@@ -14,13 +14,21 @@
 //! - [`network`]: the network simulator — operators and networks (MCC/MNC, cells), a
 //!   deterministic SMS centre (virtual time, seeded faults) and its SMPP 3.4 server side.
 //!
-//! Still to come (issues 4 and 6): the terminal's toolkit logic, handset profiles and
-//! the provisioning session.
+//! - [`terminal`]: the ME — power-up, toolkit, bounded proactive loop, virtual-clock
+//!   timers, envelopes — and [`profile`]: handset profiles and the model catalogue.
+//!
+//! - [`provisioning`]: the handset's OMA CP client — WAP push reassembly, WSP/WBXML
+//!   decoding, SEC/MAC checks, the one-session device key, the APN store, the MMS app.
+//! - [`trace`]: APDU traces — recorder, `.apdu` text format, GSMTAP pcap, scriptor
+//!   import, decoder, replay.
 
 pub mod card;
 pub mod network;
+pub mod profile;
+pub mod provisioning;
 pub mod reader;
 pub mod t0;
+pub mod terminal;
 pub mod trace;
 pub mod vpcd;
 

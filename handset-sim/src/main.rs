@@ -1,20 +1,32 @@
-//! `handset-sim`: debugging aids for the handset emulator's card readers.
+//! `handset-sim`: the handset emulator's command line.
 //!
 //! - `handset-sim readers` lists the PC/SC readers `pcscd` knows.
 //! - `handset-sim send --reader NAME APDU...` sends command APDUs through the T=0 layer
 //!   (GET RESPONSE / re-issue handled) and prints each final response.
+//! - `handset-sim probe --reader NAME --imei IMEI [--pin PIN]` powers the card up as that
+//!   handset and prints the whole toolkit session decoded.
+//! - `handset-sim models` lists the handset model catalogue.
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
+use handset_sim::profile::{Catalogue, Handset, HandsetProfile};
 use handset_sim::reader::pcsc::{PcscReader, ReaderSelector, list_readers};
 use handset_sim::t0::{DEFAULT_MAX_ROUNDS, transceive};
+use handset_sim::terminal::{LocationInfo, MoOutcome, Plmn, SimNetwork, Terminal, TerminalConfig};
 use handset_sim::{CardReader, Protocol};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
     name = "handset-sim",
     version,
-    about = "Handset emulator card-reader tools"
+    about = "Handset emulator: drive a SIM card like a phone does",
+    long_about = "Handset emulator: drive a SIM card like a phone does.\n\n\
+        Start with `handset-sim readers` to see the card readers, then\n\
+        `handset-sim probe --reader 0 --imei 001245000000174` to power the card up as\n\
+        that handset (a Nordvik N100 from the built-in catalogue, see `handset-sim models`)\n\
+        and watch every toolkit command the card sends, decoded.\n\
+        Set RUST_LOG=handset_sim=debug (or pass -v) to see every APDU."
 )]
 struct Cli {
     /// More log output on stderr (-v: T=0 exchanges, -vv: everything).
@@ -42,6 +54,73 @@ enum Command {
         /// Command APDUs in hex; spaces and colons inside an argument are ignored.
         #[arg(required = true, value_name = "APDU_HEX")]
         apdus: Vec<String>,
+    },
+    /// Power a card up as a handset and print ATR, ICCID, IMSI and every proactive
+    /// command, TERMINAL RESPONSE, ENVELOPE and MO SMS of the session, decoded.
+    ///
+    /// The handset model comes from the IMEI's TAC (built-in catalogue, or --catalogue),
+    /// or from --model / --handset; the network is simulated: a cell in --mcc/--mnc,
+    /// every MO SMS answered as --sms-result says (nothing is really sent).
+    Probe {
+        /// Reader: exact name, index from `readers`, or a unique part of the name.
+        #[arg(short, long)]
+        reader: String,
+        /// IMEI of the handset (15 digits, valid Luhn check digit).
+        #[arg(long)]
+        imei: String,
+        /// PIN1 to verify during power-up.
+        #[arg(long)]
+        pin: Option<String>,
+        /// Handset model by name (e.g. "Nordvik N100"); overrides the TAC lookup.
+        #[arg(long, conflicts_with = "handset")]
+        model: Option<String>,
+        /// Handset profile file (TOML); its IMEI is replaced by --imei.
+        #[arg(long)]
+        handset: Option<PathBuf>,
+        /// Directory of model files instead of the built-in catalogue.
+        #[arg(long)]
+        catalogue: Option<PathBuf>,
+        /// Serving network MCC.
+        #[arg(long, default_value = "001")]
+        mcc: String,
+        /// Serving network MNC (2 or 3 digits).
+        #[arg(long, default_value = "01")]
+        mnc: String,
+        /// Location area code.
+        #[arg(long, default_value_t = 1)]
+        lac: u16,
+        /// Cell identity.
+        #[arg(long, default_value_t = 2)]
+        cell: u16,
+        /// How the simulated network answers MO SMS: `ok`, `unable`, or
+        /// `rp-error:CAUSE` (e.g. rp-error:41).
+        #[arg(long, default_value = "ok")]
+        sms_result: String,
+        /// Keep the session running this many (virtual) seconds after power-up so
+        /// toolkit timers expire and STATUS polls happen; runs instantly.
+        #[arg(long, default_value_t = 0)]
+        run_for: u64,
+    },
+    /// Present the project's simulated card (with the IMEI-tracking applet) to pcscd
+    /// through the vsmartcard vpcd driver, until interrupted (Ctrl-C).
+    ///
+    /// Then `handset-sim readers` shows it as "Virtual PCD 00 00" (port 35963) and any
+    /// PC/SC tool — `scriptor`, `handset-sim probe` — can talk to it. The card's clock
+    /// follows the wall clock; its NVM lives in memory for this run.
+    ServeVpcd {
+        /// Card file (TOML: iccid, imsi, pin, server, key, key_version); see
+        /// handset-sim/cards/example.toml.
+        #[arg(long)]
+        card: PathBuf,
+        /// vpcd port (35963 = slot 0, 35964 = slot 1).
+        #[arg(long, default_value_t = handset_sim::vpcd::VPCD_PORT)]
+        port: u16,
+    },
+    /// List the handset model catalogue.
+    Models {
+        /// Directory of model files instead of the built-in catalogue.
+        #[arg(long)]
+        catalogue: Option<PathBuf>,
     },
 }
 
@@ -106,6 +185,132 @@ fn send(reader: &str, raw: bool, reset: bool, apdus: &[String]) -> Result<()> {
     Ok(())
 }
 
+fn catalogue(dir: Option<&PathBuf>) -> Result<Catalogue> {
+    Ok(match dir {
+        Some(d) => Catalogue::load_dir(d)?,
+        None => Catalogue::builtin()?,
+    })
+}
+
+fn models(dir: Option<&PathBuf>) -> Result<()> {
+    for m in catalogue(dir)?.models() {
+        let p = &m.profile;
+        println!(
+            "{:<24} TAC {}  {}  {}{}  sample IMEI {}",
+            p.name(),
+            p.tac,
+            p.release_year,
+            p.manufacturer,
+            if p.depreciated { "  (depreciated)" } else { "" },
+            m.imei
+        );
+    }
+    Ok(())
+}
+
+fn parse_sms_result(s: &str) -> Result<MoOutcome> {
+    Ok(match s {
+        "ok" => MoOutcome::Sent { mr: 0 },
+        "unable" => MoOutcome::NetworkUnable { cause: None },
+        _ => match s.strip_prefix("rp-error:") {
+            Some(c) => MoOutcome::RpError {
+                cause: c.parse().context("rp-error cause must be 0..=255")?,
+            },
+            None => anyhow::bail!("--sms-result: expected ok, unable or rp-error:CAUSE, got {s:?}"),
+        },
+    })
+}
+
+struct ProbeArgs<'a> {
+    reader: &'a str,
+    imei: &'a str,
+    pin: Option<&'a String>,
+    model: Option<&'a String>,
+    handset: Option<&'a PathBuf>,
+    catalogue: Option<&'a PathBuf>,
+    plmn: (&'a str, &'a str),
+    lac: u16,
+    cell: u16,
+    sms_result: &'a str,
+    run_for: u64,
+}
+
+fn probe(a: ProbeArgs<'_>) -> Result<()> {
+    let imei: applet::wire::imei::Imei = a
+        .imei
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--imei {:?}: not 15 digits ({e})", a.imei))?;
+    let cat = catalogue(a.catalogue)?;
+    let handset: Handset = if let Some(path) = a.handset {
+        HandsetProfile::load(path)?.with_imei(imei)?
+    } else if let Some(name) = a.model {
+        cat.by_name(name)
+            .with_context(|| {
+                format!("no model {name:?} in the catalogue (see `handset-sim models`)")
+            })?
+            .with_imei(imei)?
+    } else {
+        cat.handset_for_imei(imei)?
+    };
+    let plmn = Plmn::new(a.plmn.0, a.plmn.1)
+        .with_context(|| format!("bad PLMN {}-{}", a.plmn.0, a.plmn.1))?;
+    let outcome = parse_sms_result(a.sms_result)?;
+    let mut network = SimNetwork::new();
+    network.location = Some(LocationInfo::normal(plmn, a.lac, a.cell));
+    if !matches!(outcome, MoOutcome::Sent { .. }) {
+        network.script.extend(std::iter::repeat_n(outcome, 64));
+    }
+    let reader = PcscReader::open(&ReaderSelector::Auto(a.reader.to_owned()))?;
+    println!(
+        "handset: {} (TAC {}, {}), IMEI {}, IMEISV {}",
+        handset.profile.name(),
+        handset.profile.tac,
+        handset.profile.release_year,
+        handset.imei,
+        handset.imeisv
+    );
+    println!("reader:  {}", reader.name());
+    let config = TerminalConfig {
+        pin: a.pin.cloned(),
+        ..TerminalConfig::default()
+    };
+    let mut t = Terminal::with_config(reader, handset, network, config);
+    let mut outcome = t.power_up().map(|_| ());
+    if outcome.is_ok() {
+        outcome = t.attach();
+    }
+    if outcome.is_ok() && a.run_for > 0 {
+        outcome = t.run_until(a.run_for * 1000);
+    }
+    for e in t.log() {
+        println!("[{:>9.3}s] {}", e.at_ms as f64 / 1000.0, e.event);
+    }
+    let sent = t.network().sent.len();
+    println!("MO SMS sent by the card: {sent}");
+    t.power_off();
+    outcome?;
+    Ok(())
+}
+
+fn serve(card: &std::path::Path, port: u16) -> Result<()> {
+    use handset_sim::terminal::uicc::{CardClock, CardFile, SimulatedUicc};
+    let file = CardFile::load(card).map_err(anyhow::Error::msg)?;
+    let p = file.personalisation().map_err(anyhow::Error::msg)?;
+    let uicc = SimulatedUicc::with_nvm(&p, applet::card::CardNvm::new(), CardClock::wall())
+        .map_err(|f| anyhow::anyhow!("personalisation failed: {f:?}"))?;
+    let config = handset_sim::vpcd::VpcdConfig::new(std::net::SocketAddr::from((
+        std::net::Ipv4Addr::LOCALHOST,
+        port,
+    )));
+    eprintln!(
+        "serving {} on vpcd 127.0.0.1:{port}; Ctrl-C stops",
+        card.display()
+    );
+    let shutdown = std::sync::atomic::AtomicBool::new(false);
+    handset_sim::vpcd::serve_vpcd(uicc, &config, &shutdown)?;
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let default = match cli.verbose {
@@ -127,6 +332,34 @@ fn main() -> std::process::ExitCode {
             reset,
             apdus,
         } => send(reader, *raw, *reset, apdus),
+        Command::Probe {
+            reader,
+            imei,
+            pin,
+            model,
+            handset,
+            catalogue,
+            mcc,
+            mnc,
+            lac,
+            cell,
+            sms_result,
+            run_for,
+        } => probe(ProbeArgs {
+            reader,
+            imei,
+            pin: pin.as_ref(),
+            model: model.as_ref(),
+            handset: handset.as_ref(),
+            catalogue: catalogue.as_ref(),
+            plmn: (mcc, mnc),
+            lac: *lac,
+            cell: *cell,
+            sms_result,
+            run_for: *run_for,
+        }),
+        Command::Models { catalogue } => models(catalogue.as_ref()),
+        Command::ServeVpcd { card, port } => serve(card, *port),
     };
     // A plain message, not anyhow's Debug form (which adds a backtrace when
     // RUST_BACKTRACE is set).
