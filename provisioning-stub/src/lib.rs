@@ -16,6 +16,8 @@
 //! Not built yet: the `serve` daemon that ties these together (issue 5).
 
 pub mod billing;
+pub mod confirmation;
+pub mod cp;
 pub mod devices;
 pub mod inventory;
 pub mod keys;
