@@ -16,12 +16,15 @@
 //! Not built yet: the `serve` daemon that ties these together (issue 5).
 
 pub mod billing;
+pub mod config;
 pub mod confirmation;
 pub mod cp;
 pub mod devices;
 pub mod inventory;
 pub mod keys;
 pub mod manufacturer;
+pub mod metrics;
+pub mod pipeline;
 pub mod policy;
 pub mod report;
 pub mod smpp;

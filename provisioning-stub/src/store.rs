@@ -285,6 +285,8 @@ pub enum FailureStage {
     Payload,
     /// The SMSC did not take the push.
     Submit,
+    /// The handset reported that it refused the settings (IMTC report).
+    Handset,
 }
 
 impl FailureStage {
@@ -295,6 +297,7 @@ impl FailureStage {
             FailureStage::Key => "key",
             FailureStage::Payload => "payload",
             FailureStage::Submit => "submit",
+            FailureStage::Handset => "handset",
         }
     }
 }

@@ -95,7 +95,7 @@ CREATE INDEX ledger_recorded_at ON ledger (recorded_at);
 CREATE TABLE provisioning_failures (
     id              INTEGER PRIMARY KEY,
     registration_id INTEGER NOT NULL REFERENCES registrations (id),
-    stage           TEXT NOT NULL CHECK (stage IN ('policy', 'key', 'payload', 'submit')),
+    stage           TEXT NOT NULL CHECK (stage IN ('policy', 'key', 'payload', 'submit', 'handset')),
     reason          TEXT NOT NULL,
     failed_at       INTEGER NOT NULL
 );
@@ -195,7 +195,7 @@ CREATE INDEX ledger_recorded_at ON ledger (recorded_at);
 CREATE TABLE provisioning_failures (
     id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     registration_id BIGINT NOT NULL REFERENCES registrations (id),
-    stage           TEXT NOT NULL CHECK (stage IN ('policy', 'key', 'payload', 'submit')),
+    stage           TEXT NOT NULL CHECK (stage IN ('policy', 'key', 'payload', 'submit', 'handset')),
     reason          TEXT NOT NULL,
     failed_at       BIGINT NOT NULL
 );
