@@ -6,95 +6,14 @@
 
 mod serve_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use applet::wire::omacp::ProvisioningDoc;
 use applet::wire::wsp::{Credentials, PushPdu};
-use provisioning_stub::config::StubConfig;
 use provisioning_stub::confirmation::ReportResult;
-use provisioning_stub::keys::{ApnSettings, DeviceKey, DeviceKeySigner, Imei};
-use provisioning_stub::manufacturer::pki::Ca;
-use provisioning_stub::manufacturer::{ManufacturerConfig, tls};
-use provisioning_stub::metrics::Metrics;
-use provisioning_stub::store::AnyStore;
+use provisioning_stub::keys::{ApnSettings, DeviceKey, Imei};
 use serve_support::*;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpListener;
-
-/// Starts Bolt's key server (mTLS) with a fresh PKI written into `dir`.
-pub async fn start_bolt(
-    dir: &std::path::Path,
-    operator_ca_wrong: bool,
-) -> (
-    Manufacturer,
-    Arc<DeviceKeySigner>,
-    tokio::sync::oneshot::Sender<()>,
-) {
-    let ca = Ca::new("Bolt test CA").unwrap();
-    let server = ca.issue_server(&["localhost", "127.0.0.1"]).unwrap();
-    let operator = ca.issue_client("mvno-fr").unwrap();
-    let signer = Arc::new(DeviceKeySigner::generate());
-    let tls = tls::server_config(&server.cert_pem, &server.key_pem, ca.cert_pem()).unwrap();
-    let config = ManufacturerConfig::new(tls, signer.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let _ = provisioning_stub::manufacturer::run(listener, config, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    // The CA the stub trusts: the real one, or another one (wrong certificate).
-    let trusted = if operator_ca_wrong {
-        Ca::new("somebody else").unwrap().cert_pem().to_owned()
-    } else {
-        ca.cert_pem().to_owned()
-    };
-    let m = Manufacturer {
-        address,
-        ca: dir.join("bolt-ca.pem"),
-        cert: dir.join("operator.pem"),
-        key: dir.join("operator.key"),
-        verifying_key: dir.join("bolt-signing.pub"),
-    };
-    std::fs::write(&m.ca, trusted).unwrap();
-    std::fs::write(&m.cert, &operator.cert_pem).unwrap();
-    std::fs::write(&m.key, operator.key_pem.as_str()).unwrap();
-    std::fs::write(
-        &m.verifying_key,
-        hex::encode(signer.verifying_key().as_bytes()),
-    )
-    .unwrap();
-    (m, signer, stop)
-}
-
-/// Runs `serve` in this process until the returned sender fires.
-pub async fn start_serve(
-    world: &World,
-) -> (
-    Arc<Metrics>,
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let config = StubConfig::load(&world.config).unwrap();
-    let store = AnyStore::open(world.db.to_str().unwrap()).await.unwrap();
-    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin_addr = admin.local_addr().unwrap().to_string();
-    let metrics = Arc::new(Metrics::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let m = metrics.clone();
-    let task = tokio::spawn(async move {
-        provisioning_stub::serve::run(&config, store, admin, m, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    (metrics, admin_addr, stop, task)
-}
 
 fn acme_settings() -> ApnSettings {
     ApnSettings {
@@ -373,15 +292,4 @@ async fn registration_in_oma_cp_out() {
         .expect("serve stops")
         .unwrap();
     assert_eq!(*smsc.unbinds.lock().unwrap(), 1, "unbind on shutdown");
-}
-
-/// Polls `cond` for up to 10 s.
-pub async fn wait_for(mut cond: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("condition not reached");
 }
