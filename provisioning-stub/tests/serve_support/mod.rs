@@ -121,17 +121,22 @@ pub fn free_port() -> u16 {
 
 /// Starts the smpp34 SMSC on a free port.
 pub async fn start_smsc() -> (Arc<Smsc>, SmppServer, u16) {
+    start_smsc_with(10_000).await
+}
+
+/// [`start_smsc`] with a `deliver_sm_resp` timeout of `response_ms`.
+pub async fn start_smsc_with(response_ms: u64) -> (Arc<Smsc>, SmppServer, u16) {
     let smsc = Arc::new(Smsc::default());
     let port = free_port();
     let mut server = SmppServer::new_with_default_timers(
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         port,
         smsc.clone(),
-        5_000,   // session_init
-        30_000,  // enquire_link
-        120_000, // inactivity
-        10_000,  // response
-        1 << 16, // buffer
+        5_000,       // session_init
+        30_000,      // enquire_link
+        120_000,     // inactivity
+        response_ms, // response
+        1 << 16,     // buffer
     );
     server.start().await;
     assert!(server.is_alive(), "smpp34 server did not start on {port}");
@@ -595,4 +600,65 @@ pub async fn wait_for(mut cond: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("condition not reached");
+}
+
+/// The `provisioning-stub serve` process.
+pub struct StubProcess {
+    pub child: std::process::Child,
+}
+
+impl StubProcess {
+    /// Starts the real binary on the world's config; stderr goes to `log`.
+    pub fn start(world: &World, log: &Path) -> StubProcess {
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_provisioning-stub"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&world.config)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        StubProcess { child }
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM.
+    pub fn term(&self) {
+        let st = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// Waits for the exit status up to `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for StubProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
