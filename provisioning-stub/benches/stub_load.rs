@@ -51,9 +51,15 @@ fn vm(pid: u32, key: &str) -> String {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    // `cargo bench` passes `--bench`; ignore it.
-    let n: usize = arg("--registrations", "20000").parse().unwrap();
-    let cards: u32 = arg("--cards", "5000").parse().unwrap();
+    // `cargo bench` passes `--bench`; without it (`cargo test --all-targets`) this is a
+    // small smoke run.
+    let bench = std::env::args().any(|a| a == "--bench");
+    let n: usize = arg("--registrations", if bench { "20000" } else { "200" })
+        .parse()
+        .unwrap();
+    let cards: u32 = arg("--cards", if bench { "5000" } else { "100" })
+        .parse()
+        .unwrap();
     let window: usize = arg("--window", "256").parse().unwrap();
     let kind = arg("--kind", "depreciated");
     let imei = match kind.as_str() {
@@ -110,7 +116,10 @@ async fn main() {
                     .short_message(payload.clone())
                     .send()
                     .await;
-                assert!(matches!(&r, Ok(resp) if resp.command_status() == 0), "deliver_sm {i}: {r:?}");
+                assert!(
+                    matches!(&r, Ok(resp) if resp.command_status() == 0),
+                    "deliver_sm {i}: {r:?}"
+                );
                 acks.push((i, t0.elapsed()));
             }
         }));
@@ -125,7 +134,14 @@ async fn main() {
     // Wait for the pushes.
     let per_push = {
         let s = smsc.submits.lock().unwrap();
-        s.first().map(|x| UserDataHeader::parse(&x.short_message).unwrap().concatenation().map_or(1, |c| c.total as usize)).unwrap_or(1)
+        s.first()
+            .map(|x| {
+                UserDataHeader::parse(&x.short_message)
+                    .unwrap()
+                    .concatenation()
+                    .map_or(1, |c| c.total as usize)
+            })
+            .unwrap_or(1)
     };
     let deadline = Instant::now() + Duration::from_secs(120);
     while smsc.submits.lock().unwrap().len() < n * per_push && Instant::now() < deadline {
@@ -160,7 +176,9 @@ async fn main() {
     let accepted = world.count("SELECT COUNT(*) FROM registrations WHERE outcome = 'accepted'");
     let deliveries = world.count("SELECT COUNT(*) FROM deliveries");
     drop(stub);
-    println!("stub_load: {n} registrations ({kind}), {cards} cards, window {window}, SQLite WAL synchronous=FULL, group commit");
+    println!(
+        "stub_load: {n} registrations ({kind}), {cards} cards, window {window}, SQLite WAL synchronous=FULL, group commit"
+    );
     println!(
         "  acked:  {:.0} registrations/s ({n} in {:.2?}); latency deliver_sm → deliver_sm_resp p50 {:.2?} p99 {:.2?} max {:.2?}",
         n as f64 / acked_in.as_secs_f64(),
@@ -178,5 +196,7 @@ async fn main() {
         percentile(&push_lat, 0.50),
         percentile(&push_lat, 0.99)
     );
-    println!("  stub peak RSS (VmHWM) {hwm}, RSS at end {rss}; DB: {accepted} accepted, {deliveries} deliveries");
+    println!(
+        "  stub peak RSS (VmHWM) {hwm}, RSS at end {rss}; DB: {accepted} accepted, {deliveries} deliveries"
+    );
 }
