@@ -28,6 +28,7 @@ PACKAGES=(
   python3-venv                                                  # pycrate oracle venv
   postgresql                                                    # store tests on a real PostgreSQL (started per test run)
   kannel                                                        # a real third-party SMPP client (bearerbox, smsbox sendota)
+  chromium                                                      # headless render check of the HTML scenario report
 )
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()

@@ -1,10 +1,17 @@
 //! # scenarios — SIM-swap scenario files, the runner and the `imeitrack` command
 //!
-//! - [`cli`]: the `imeitrack` command line. Today it has the `trace` subcommands
-//!   (decode, replay, export, import — issue 8); `run`, `list` and `check` for the
-//!   scenario library are to be added as siblings (issue 7).
+//! - [`scenario`]: the scenario file format (TOML), its parser with `file:line:column`
+//!   errors, and validation into a [`scenario::Scenario`] (issue 7; `docs/scenarios.md`).
+//! - [`runner`]: plays scenarios against an [`runner::Engine`], checks expectations
+//!   against [`runner::Observation`]s, runs many in parallel with deterministic seeds.
+//! - [`report`]: summary table, JUnit XML and the HTML report with ladder diagrams.
+//! - [`cli`]: the `imeitrack` command line: `trace` (decode, replay, export, import —
+//!   issue 8) and `run`, `list`, `check` (issue 7).
 //! - [`world`]: the deterministic in-process world (cards, handsets, networks and SMSC,
-//!   provisioning server, manufacturer on one virtual clock) the scenario engine plays.
+//!   provisioning server, manufacturer on one virtual clock) an engine plays.
 
 pub mod cli;
+pub mod report;
+pub mod runner;
+pub mod scenario;
 pub mod world;

@@ -2,8 +2,9 @@
 //!
 //! One clap [`Cli`] with a [`Command`] per top-level subcommand; each lives in its own
 //! module with an `Args` type and a `run(args) -> anyhow::Result<ExitCode>` function.
-//! New subcommands (`run`, `list`, `check`) are added as further [`Command`] variants.
+//! `run`, `list` and `check` (scenario files) live in [`run`].
 
+pub mod run;
 pub mod trace;
 
 use std::process::ExitCode;
@@ -25,6 +26,12 @@ pub enum Command {
     /// Decode, replay, export and import APDU traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
+    /// Play scenario files (default: the whole library) and report what happened.
+    Run(run::RunArgs),
+    /// List the scenarios found, with their titles.
+    List(run::ListArgs),
+    /// Validate scenario files without running them.
+    Check(run::CheckArgs),
 }
 
 /// Exit status when the command could not do its job (bad file, reader error, …).
@@ -35,6 +42,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Trace(cmd) => trace::run(cmd),
+        Command::Run(args) => run::run(args),
+        Command::List(args) => run::list(args),
+        Command::Check(args) => run::check(args),
     };
     match outcome {
         Ok(code) => code,
