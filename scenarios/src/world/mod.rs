@@ -44,7 +44,7 @@ use handset_sim::profile::Handset;
 use handset_sim::provisioning::client::{is_wap_push, short_message_from_deliver};
 use handset_sim::provisioning::{
     ApnEntry, ClientConfig, HandsetIdentity, MmsApp, MmsError, MmsResponse, MmsStatus,
-    ProvisionalSmsReporter, ProvisioningClient, ProvisioningReport, RecordingReporter,
+    ProvisioningClient, ProvisioningReport, RecordingReporter,
 };
 use handset_sim::terminal::uicc::{SharedCard, SimulatedUicc};
 use handset_sim::terminal::{MoOutcome, MtOutcome, ServiceCentre, Terminal, TerminalConfig};
@@ -264,6 +264,8 @@ impl WorldBuilder {
                 imsi,
                 iccid,
                 key: spec.personalisation.applet.key,
+                key_id: spec.personalisation.applet.key_id.0,
+                ef_iccid: spec.personalisation.files.iccid,
                 in_handset: None,
                 pending_cut: None,
             };
@@ -334,6 +336,8 @@ struct CardState {
     imsi: String,
     iccid: String,
     key: [u8; 16],
+    key_id: u8,
+    ef_iccid: [u8; 10],
     in_handset: Option<String>,
     /// A cut to arm at the card's next cold reset, while it is in no handset.
     pending_cut: Option<(u32, usize)>,
@@ -1252,8 +1256,9 @@ impl World {
         moved
     }
 
-    /// The handset's provisioning report, as an MO SMS to the push's originator.
-    /// Provisional text format until the stub's report format is on main.
+    /// The handset's provisioning report (`provisioning_stub::confirmation`, "IMTC"),
+    /// as an 8-bit MO SMS to the push's originator: MAC'd under the card's registration
+    /// key, answering the card's latest registration counter.
     fn send_confirmation(
         &mut self,
         handset: &str,
@@ -1261,33 +1266,80 @@ impl World {
         actor: &str,
         report: &ProvisioningReport,
     ) {
+        use handset_sim::provisioning::{Outcome, RejectReason as R};
+        use provisioning_stub::confirmation::{ReportRepr, ReportResult};
         let t = self.now_ms();
-        let mut reporter = ProvisionalSmsReporter::new(msisdn);
-        handset_sim::provisioning::ResultReporter::report(&mut reporter, report);
-        for sm in reporter.outbox {
-            let Some(h) = self.handsets.get_mut(handset) else {
-                return;
-            };
-            let mr = h.mr;
-            h.mr = h.mr.wrapping_add(1);
-            self.sink.spec(
-                t,
-                actor,
-                ArrowSpec {
-                    from: Lane::Handset,
-                    to: Lane::Network,
-                    label: "RP-DATA (provisioning report)".into(),
-                    detail: describe::payload(&sm),
-                    raw_hex: hex::encode_upper(&sm.user_data),
-                },
-            );
-            let o = self.smsc.with(|s, _| s.submit_mo(msisdn, mr, sm, t));
-            self.sink.spec(
-                t,
-                actor,
-                ArrowSpec::new(Lane::Network, Lane::Handset, format!("{o:?}")),
-            );
-        }
+        let Some(c) = self.cards.get(actor) else {
+            return;
+        };
+        let counter = c
+            .card
+            .lock()
+            .card()
+            .record()
+            .map_or(0, |r| r.next_counter().saturating_sub(1));
+        let result = match &report.outcome {
+            Outcome::Configured { .. } => ReportResult::CONFIGURED,
+            Outcome::Rejected(R::BadMac | R::Unauthenticated | R::MissingCredentials) => {
+                ReportResult::PUSH_MAC_FAILED
+            }
+            Outcome::Rejected(R::WrongImei) => ReportResult::KEY_WRONG_IMEI,
+            Outcome::Rejected(R::WrongApnSettings) => ReportResult::KEY_WRONG_SETTINGS,
+            Outcome::Rejected(R::BadSignature | R::Expired | R::NoManufacturerKey) => {
+                ReportResult::KEY_BAD_SIGNATURE
+            }
+            Outcome::Rejected(
+                R::BadDocument(_) | R::BadWsp | R::Settings(_) | R::BadDeviceKey(_),
+            ) => ReportResult::DOCUMENT_INVALID,
+            Outcome::Rejected(_) => ReportResult::OTHER,
+        };
+        let repr = ReportRepr {
+            key_id: c.key_id,
+            result,
+            iccid: c.ef_iccid,
+            registration_counter: counter,
+            device_key_id: report.key_id.unwrap_or(0),
+        };
+        let Some(payload) = repr.to_signed_vec(&c.key) else {
+            return;
+        };
+        let sm = ShortMessage::new(msisdn, report.to.clone(), 0x00, 0x04, payload);
+        let Some(h) = self.handsets.get_mut(handset) else {
+            return;
+        };
+        let mr = h.mr;
+        h.mr = h.mr.wrapping_add(1);
+        let mut detail = describe::payload(&sm);
+        detail.push(format!(
+            "result {} ({:#04x}), registration counter {counter}, device key id {}",
+            result.label(),
+            result.0,
+            repr.device_key_id
+        ));
+        self.sink.spec(
+            t,
+            actor,
+            ArrowSpec {
+                from: Lane::Handset,
+                to: Lane::Network,
+                label: "RP-DATA (provisioning report IMTC)".into(),
+                detail,
+                raw_hex: hex::encode_upper(&sm.user_data),
+            },
+        );
+        let o = self.smsc.with(|s, _| s.submit_mo(msisdn, mr, sm, t));
+        let label = match o {
+            handset_sim::network::MoOutcome::RpAck { .. } => "RP-ACK".to_owned(),
+            handset_sim::network::MoOutcome::RpError { cause } => {
+                format!("RP-ERROR cause {}", cause.0)
+            }
+            handset_sim::network::MoOutcome::NetworkUnable => "no answer".to_owned(),
+        };
+        self.sink.spec(
+            t,
+            actor,
+            ArrowSpec::new(Lane::Network, Lane::Handset, label),
+        );
     }
 
     /// Cards whose NVM lost power: the handset loses the card.

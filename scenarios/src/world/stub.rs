@@ -160,38 +160,43 @@ impl EmbeddedStub {
             .map(|r| r.card);
         let checked = check_registration(&sm.user_data, card.as_ref());
         let iccid = card.as_ref().map(|c| c.iccid.as_str().to_owned());
-        let outcome = match self.rt.block_on(self.store.record_registration(&NewRegistration {
-            received_at: at,
-            source_addr: sm.source.clone(),
-            raw: sm.user_data.clone(),
-            imei: checked.imei.clone(),
-            verification: checked.verification.clone(),
-        })) {
+        let outcome = match self
+            .rt
+            .block_on(self.store.record_registration(&NewRegistration {
+                received_at: at,
+                source_addr: sm.source.clone(),
+                raw: sm.user_data.clone(),
+                imei: checked.imei.clone(),
+                verification: checked.verification.clone(),
+            })) {
             Ok(o) => o,
             Err(e) => {
                 // Not durable → temporary error, the SMSC redelivers.
                 reply.accepted = false;
-                reply
-                    .arrows
-                    .push(ArrowSpec::new(Lane::Stub, Lane::Stub, "store error").line(e.to_string()));
+                reply.arrows.push(
+                    ArrowSpec::new(Lane::Stub, Lane::Stub, "store error").line(e.to_string()),
+                );
                 return reply;
             }
         };
         let (label, reason) = match (&outcome, &checked.verification) {
             (RegistrationOutcome::Accepted(_), _) => ("registration accepted".to_owned(), None),
-            (RegistrationOutcome::Duplicate { .. }, _) => {
-                ("duplicate (already handled)".to_owned(), Some("duplicate".to_owned()))
-            }
-            (RegistrationOutcome::Replay { .. }, _) => {
-                ("registration rejected: replay".to_owned(), Some("replay".to_owned()))
-            }
+            (RegistrationOutcome::Duplicate { .. }, _) => (
+                "duplicate (already handled)".to_owned(),
+                Some("duplicate".to_owned()),
+            ),
+            (RegistrationOutcome::Replay { .. }, _) => (
+                "registration rejected: replay".to_owned(),
+                Some("replay".to_owned()),
+            ),
             (RegistrationOutcome::Rejected(_), Verification::Rejected { reason, .. }) => (
                 format!("registration rejected: {reason}"),
                 Some(reason.clone()),
             ),
-            (RegistrationOutcome::Rejected(_), _) => {
-                ("registration rejected".to_owned(), Some("rejected".to_owned()))
-            }
+            (RegistrationOutcome::Rejected(_), _) => (
+                "registration rejected".to_owned(),
+                Some("rejected".to_owned()),
+            ),
         };
         let mut arrow = ArrowSpec::new(Lane::Stub, Lane::Stub, label);
         if let Some(i) = &checked.imei {
@@ -234,21 +239,38 @@ impl EmbeddedStub {
         let now = self.at(now_ms);
         let stop = |this: &Self, reply: &mut ServerReply, stage: FailureStage, why: String| {
             reply.arrows.push(
-                ArrowSpec::new(Lane::Stub, Lane::Stub, format!("provisioning stopped ({})", stage.as_str()))
-                    .line(why.clone()),
+                ArrowSpec::new(
+                    Lane::Stub,
+                    Lane::Stub,
+                    format!("provisioning stopped ({})", stage.as_str()),
+                )
+                .line(why.clone()),
             );
             this.failure(id, stage, why.clone(), now_ms);
             Err(format!("{}: {why}", stage.as_str()))
         };
         let Ok(db_imei) = DbImei::parse(imei) else {
-            return stop(self, reply, FailureStage::Policy, format!("IMEI {imei} unusable"));
+            return stop(
+                self,
+                reply,
+                FailureStage::Policy,
+                format!("IMEI {imei} unusable"),
+            );
         };
         let tac = db_imei.tac();
         let device = self.rt.block_on(self.store.device(&tac)).ok().flatten();
         if device.is_none() {
-            let _ = self.rt.block_on(self.store.record_unknown_tac(&db_imei, now));
+            let _ = self
+                .rt
+                .block_on(self.store.record_unknown_tac(&db_imei, now));
         }
-        let decision = policy::decide(&self.policy, &tac, device.as_ref(), &card.imsi, Date::of(now));
+        let decision = policy::decide(
+            &self.policy,
+            &tac,
+            device.as_ref(),
+            &card.imsi,
+            Date::of(now),
+        );
         let manufacturer = device.as_ref().map(|d| d.manufacturer.clone());
         let mut arrow = ArrowSpec::new(
             Lane::Stub,
@@ -258,18 +280,27 @@ impl EmbeddedStub {
         .line(format!(
             "TAC {} → {}",
             tac.as_str(),
-            device
-                .as_ref()
-                .map_or_else(|| "unknown".to_owned(), |d| format!("{} {}", d.manufacturer, d.model))
+            device.as_ref().map_or_else(
+                || "unknown".to_owned(),
+                |d| format!("{} {}", d.manufacturer, d.model)
+            )
         ))
-        .line(format!("operator {}", decision.operator.as_deref().unwrap_or("-")));
+        .line(format!(
+            "operator {}",
+            decision.operator.as_deref().unwrap_or("-")
+        ));
         for r in &decision.reasons {
             arrow = arrow.line(r.to_string());
         }
         reply.arrows.push(arrow);
         if decision.treatment == PolicyTreatment::Reject {
             let why: Vec<String> = decision.reasons.iter().map(|r| r.to_string()).collect();
-            return stop(self, reply, FailureStage::Policy, format!("policy rejects: {}", why.join("; ")));
+            return stop(
+                self,
+                reply,
+                FailureStage::Policy,
+                format!("policy rejects: {}", why.join("; ")),
+            );
         }
         let apn = self.omacp.apn_for(decision.operator.as_deref());
         let mms = self.omacp.mms_for(manufacturer.as_deref());
@@ -292,16 +323,28 @@ impl EmbeddedStub {
         let mut issuance = None;
         if treatment.depreciated {
             let Some(body) = imei.get(..14) else {
-                return stop(self, reply, FailureStage::Key, format!("IMEI {imei} unusable"));
+                return stop(
+                    self,
+                    reply,
+                    FailureStage::Key,
+                    format!("IMEI {imei} unusable"),
+                );
             };
             let canonical = format!(
                 "{body}{}",
                 char::from(provisioning_stub::keys::luhn_check_digit(body.as_bytes()))
             );
             let Ok(key_imei) = KeyImei::parse(&canonical) else {
-                return stop(self, reply, FailureStage::Key, format!("IMEI {imei} unusable"));
+                return stop(
+                    self,
+                    reply,
+                    FailureStage::Key,
+                    format!("IMEI {imei} unusable"),
+                );
             };
-            let provider = manufacturer.as_deref().and_then(|m| self.keys.get(m).cloned());
+            let provider = manufacturer
+                .as_deref()
+                .and_then(|m| self.keys.get(m).cloned());
             let (key, source) = match provider {
                 None => {
                     return stop(
@@ -319,7 +362,9 @@ impl EmbeddedStub {
                     let key_id = u64::try_from(id.0).unwrap_or(0);
                     match signer.issue(key_id, &key_imei, &settings.apn, secs, None) {
                         Ok(k) => (k, KeySource::Local),
-                        Err(e) => return stop(self, reply, FailureStage::Key, format!("local key: {e}")),
+                        Err(e) => {
+                            return stop(self, reply, FailureStage::Key, format!("local key: {e}"));
+                        }
                     }
                 }
                 Some(KeyProvider::Manufacturer(client)) => {
@@ -327,7 +372,10 @@ impl EmbeddedStub {
                         ArrowSpec::new(Lane::Stub, Lane::Manufacturer, "POST key request (mTLS)")
                             .line(format!("IMEI {canonical}, APN {}", settings.apn.apn)),
                     );
-                    match self.rt.block_on(client.request_key(&key_imei, &settings.apn)) {
+                    match self
+                        .rt
+                        .block_on(client.request_key(&key_imei, &settings.apn))
+                    {
                         Ok(k) => {
                             let bytes = k.device_key.encode();
                             reply.arrows.push(
@@ -339,8 +387,12 @@ impl EmbeddedStub {
                         }
                         Err(e) => {
                             reply.arrows.push(
-                                ArrowSpec::new(Lane::Manufacturer, Lane::Stub, "key request failed")
-                                    .line(e.to_string()),
+                                ArrowSpec::new(
+                                    Lane::Manufacturer,
+                                    Lane::Stub,
+                                    "key request failed",
+                                )
+                                .line(e.to_string()),
                             );
                             return stop(self, reply, FailureStage::Key, e.to_string());
                         }
@@ -358,7 +410,14 @@ impl EmbeddedStub {
             }));
             match recorded {
                 Ok(i) => issuance = Some(i.id),
-                Err(e) => return stop(self, reply, FailureStage::Key, format!("recording the issuance: {e}")),
+                Err(e) => {
+                    return stop(
+                        self,
+                        reply,
+                        FailureStage::Key,
+                        format!("recording the issuance: {e}"),
+                    );
+                }
             }
             treatment.key_source = Some(source.as_str().to_owned());
             treatment.device_key = Some(key.encode().to_vec());
@@ -378,13 +437,26 @@ impl EmbeddedStub {
                 Lane::Stub,
                 format!("OMA CP push in {} segment(s)", segments.len()),
             )
-            .line(format!("APN {} MMSC {}", settings.apn.apn, settings.apn.mmsc.as_deref().unwrap_or("-")))
-            .line(if treatment.depreciated { "with device key" } else { "standard settings" }),
+            .line(format!(
+                "APN {} MMSC {}",
+                settings.apn.apn,
+                settings.apn.mmsc.as_deref().unwrap_or("-")
+            ))
+            .line(if treatment.depreciated {
+                "with device key"
+            } else {
+                "standard settings"
+            }),
         );
         for seg in &segments {
             // Each segment is UDHL ‖ UDH ‖ data, 8-bit (`cp::segments`).
             let Ok(sm) = ShortMessage::from_smpp("", destination, 0x40, 0, 0x04, seg) else {
-                return stop(self, reply, FailureStage::Payload, "segment without UDH".into());
+                return stop(
+                    self,
+                    reply,
+                    FailureStage::Payload,
+                    "segment without UDH".into(),
+                );
             };
             reply.mt.push(sm);
         }
@@ -402,7 +474,9 @@ impl EmbeddedStub {
         let mut reply = ServerReply::ack();
         let now = self.at(now_ms);
         let mut note = |label: String| {
-            reply.arrows.push(ArrowSpec::new(Lane::Stub, Lane::Stub, label));
+            reply
+                .arrows
+                .push(ArrowSpec::new(Lane::Stub, Lane::Stub, label));
         };
         let Ok(parsed) = ReportRepr::parse(&sm.user_data) else {
             note("report ignored: malformed".into());
@@ -420,10 +494,10 @@ impl EmbeddedStub {
             note("report ignored: bad MAC".into());
             return reply;
         };
-        let Ok(Some((reg, issuance))) = self
-            .rt
-            .block_on(self.store.accepted_registration(&iccid, report.registration_counter))
-        else {
+        let Ok(Some((reg, issuance))) = self.rt.block_on(
+            self.store
+                .accepted_registration(&iccid, report.registration_counter),
+        ) else {
             note("report ignored: no such registration".into());
             return reply;
         };
@@ -432,7 +506,11 @@ impl EmbeddedStub {
             self.failure(
                 reg,
                 FailureStage::Handset,
-                format!("handset refused: {} ({:#04x})", report.result.label(), report.result.0),
+                format!(
+                    "handset refused: {} ({:#04x})",
+                    report.result.label(),
+                    report.result.0
+                ),
                 now_ms,
             );
             return reply;
@@ -441,7 +519,8 @@ impl EmbeddedStub {
             note("configured (standard settings, nothing to bill)".into());
             return reply;
         };
-        let entries = billing::on_download_confirmed(&self.billing, &issuance, now).unwrap_or_default();
+        let entries =
+            billing::on_download_confirmed(&self.billing, &issuance, now).unwrap_or_default();
         match self
             .rt
             .block_on(self.store.confirm_download(issuance.id, now, &entries))
@@ -465,26 +544,39 @@ impl EmbeddedStub {
                 if c.first
                     && issuance.source == KeySource::Manufacturer
                     && report.device_key_id != 0
-                    && let Some(KeyProvider::Manufacturer(client)) =
-                        issuance.manufacturer.as_deref().and_then(|m| self.keys.get(m))
+                    && let Some(KeyProvider::Manufacturer(client)) = issuance
+                        .manufacturer
+                        .as_deref()
+                        .and_then(|m| self.keys.get(m))
                 {
                     reply.arrows.push(
-                        ArrowSpec::new(Lane::Stub, Lane::Manufacturer, "POST download confirmation")
-                            .line(format!("key id {}", report.device_key_id)),
+                        ArrowSpec::new(
+                            Lane::Stub,
+                            Lane::Manufacturer,
+                            "POST download confirmation",
+                        )
+                        .line(format!("key id {}", report.device_key_id)),
                     );
-                    let ok = self.rt.block_on(client.confirm(report.device_key_id)).is_ok();
+                    let ok = self
+                        .rt
+                        .block_on(client.confirm(report.device_key_id))
+                        .is_ok();
                     reply.arrows.push(ArrowSpec::new(
                         Lane::Manufacturer,
                         Lane::Stub,
-                        if ok { "confirmation recorded" } else { "confirmation failed" },
+                        if ok {
+                            "confirmation recorded"
+                        } else {
+                            "confirmation failed"
+                        },
                     ));
                 }
             }
             Err(e) => {
                 reply.accepted = false;
-                reply
-                    .arrows
-                    .push(ArrowSpec::new(Lane::Stub, Lane::Stub, "store error").line(e.to_string()));
+                reply.arrows.push(
+                    ArrowSpec::new(Lane::Stub, Lane::Stub, "store error").line(e.to_string()),
+                );
             }
         }
         reply
@@ -495,12 +587,18 @@ impl ProvisioningServer for EmbeddedStub {
     fn on_mo(&mut self, sm: &ShortMessage, now_ms: u64) -> ServerReply {
         if sm.user_data.starts_with(&applet::wire::registration::MAGIC) {
             self.on_registration(sm, now_ms)
-        } else if sm.user_data.starts_with(&provisioning_stub::confirmation::MAGIC) {
+        } else if sm
+            .user_data
+            .starts_with(&provisioning_stub::confirmation::MAGIC)
+        {
             self.on_report(sm, now_ms)
         } else {
             let mut r = ServerReply::ack();
-            r.arrows
-                .push(ArrowSpec::new(Lane::Stub, Lane::Stub, "not for us: acknowledged, ignored"));
+            r.arrows.push(ArrowSpec::new(
+                Lane::Stub,
+                Lane::Stub,
+                "not for us: acknowledged, ignored",
+            ));
             r
         }
     }
@@ -511,7 +609,10 @@ impl ProvisioningServer for EmbeddedStub {
 
     fn ledger(&self) -> Vec<LedgerLine> {
         self.rt
-            .block_on(self.store.ledger_between(Timestamp(i64::MIN), Timestamp(i64::MAX)))
+            .block_on(
+                self.store
+                    .ledger_between(Timestamp(i64::MIN), Timestamp(i64::MAX)),
+            )
             .unwrap_or_default()
             .into_iter()
             .map(|e| LedgerLine {
