@@ -237,3 +237,33 @@ impl Sink {
         self.lock().apdus.clone()
     }
 }
+
+impl From<Lane> for crate::runner::Lane {
+    fn from(l: Lane) -> Self {
+        match l {
+            Lane::Card => crate::runner::Lane::Card,
+            Lane::Handset => crate::runner::Lane::Handset,
+            Lane::Network => crate::runner::Lane::Network,
+            Lane::Stub => crate::runner::Lane::Stub,
+            Lane::Manufacturer => crate::runner::Lane::Manufacturer,
+        }
+    }
+}
+
+impl From<Arrow> for crate::runner::Event {
+    /// The runner's ladder event; the actor goes in front of the detail lines.
+    fn from(a: Arrow) -> Self {
+        let mut detail_lines = a.detail;
+        if !a.actor.is_empty() {
+            detail_lines.insert(0, format!("({})", a.actor));
+        }
+        crate::runner::Event {
+            t_ms: a.t_ms,
+            from: a.from.into(),
+            to: a.to.into(),
+            label: a.label,
+            detail_lines,
+            raw_hex: a.raw_hex,
+        }
+    }
+}
