@@ -146,3 +146,145 @@ fn serve_vpcd_nvm_file_survives_a_restart() {
     drop(reader);
     assert!(server.stop().unwrap().success());
 }
+
+fn events(t: &handset_sim::trace::Trace) -> Vec<String> {
+    t.entries().map(|e| format!("{:?}", e.event)).collect()
+}
+
+/// In process: a `CardRecorder` under the reader sees exactly what a `Recorder` above
+/// the reader sees (same events, same bytes) — the card-side view used by
+/// `serve-vpcd --trace`.
+#[test]
+fn card_side_recording_equals_reader_side_recording() {
+    use handset_sim::trace::{CardRecorder, ManualClock, Recorder};
+    let file = CardFile::load(&example_card()).unwrap();
+    let card = handset_sim::trace::card::fresh_card(&file, 0).unwrap();
+    let card = CardRecorder::with_clock(card, "in process", ManualClock::default());
+    let reader = Recorder::with_clock(SimulatedReader::new(card), ManualClock::default());
+    let (reader, ev) = session(reader, &handset("Nordvik N100"));
+    assert_eq!(ev, [EventKind::FIRST_USE]);
+    let (sim, reader_side) = reader.into_parts();
+    let (_, card_side) = sim.into_card().into_parts();
+    assert!(reader_side.exchange_count() > 15);
+    assert_eq!(events(&card_side), events(&reader_side));
+}
+
+/// `serve-vpcd --trace FILE --clock fixed:0`: the card-side trace of a session run
+/// through pcscd, and `probe --trace-dir DIR` on the terminal side of the same kind of
+/// session; both are valid `.apdu` files that replay identically against a fresh
+/// in-process card personalised from the same card file.
+#[test]
+fn serve_vpcd_and_probe_record_traces() {
+    use handset_sim::trace::card::{card_clock_ms, find_card_file, fresh_card};
+    use handset_sim::trace::{Event, ReplayOptions, read_trace_file, replay};
+    if !pcscd_ready() {
+        return;
+    }
+    let _slot = lock_slot(1);
+    let dir = tempfile::tempdir().unwrap();
+    let card_trace = dir.path().join("card-side.apdu");
+    let probe_dir = dir.path().join("probe-traces");
+    let card = example_card();
+    let mut server = ServedProcess::start(
+        BIN,
+        1,
+        &[
+            "--card",
+            card.to_str().unwrap(),
+            "--clock",
+            "fixed:0",
+            "--trace",
+            card_trace.to_str().unwrap(),
+        ],
+    );
+    let mut r = connect_when_ready(1, &applet::card::ATR);
+    r.release();
+    drop(r);
+    let out = std::process::Command::new(BIN)
+        .args([
+            "probe",
+            "--reader",
+            &common::pcscd::reader_name(1),
+            "--imei",
+            "001245000000174",
+            "--pin",
+            "1234",
+            "--trace-dir",
+            probe_dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("MO SMS sent by the card: 1"), "{stdout}");
+    assert!(server.stop().unwrap().success());
+
+    let probe_files: Vec<PathBuf> = std::fs::read_dir(&probe_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(probe_files.len(), 1, "{probe_files:?}");
+    let name = probe_files[0].file_name().unwrap().to_string_lossy();
+    assert!(
+        name.starts_with("probe-") && name.ends_with(".apdu"),
+        "{name}"
+    );
+    let terminal_side = read_trace_file(&probe_files[0]).unwrap();
+    let card_side = read_trace_file(&card_trace).unwrap();
+    assert_eq!(
+        terminal_side.header.get("handset"),
+        Some("Nordvik N100 IMEI 001245000000174")
+    );
+    assert_eq!(card_side.header.get("card"), card.to_str());
+    assert_eq!(card_side.header.get("card-clock-ms"), Some("0"));
+    assert!(
+        card_side
+            .header
+            .get("producer")
+            .unwrap()
+            .contains("card side")
+    );
+    let mut decoded = Vec::new();
+    handset_sim::trace::decode::decode_trace(&card_side, &mut decoded).unwrap();
+    let text = String::from_utf8(decoded).unwrap();
+    assert!(text.contains("PROVIDE LOCAL INFORMATION (IMEI)"), "{text}");
+    assert!(text.contains("IMEI=001245000000174"), "{text}");
+    assert!(text.contains("event=01 (first use)"), "{text}");
+
+    // The terminal's exchanges all reached the card, in order (pcscd adds none).
+    let exchanges = |t: &handset_sim::trace::Trace| -> Vec<(Vec<u8>, Vec<u8>)> {
+        t.entries()
+            .filter_map(|e| match e.event {
+                Event::Exchange(x) => Some((x.command.to_vec(), x.response.unwrap().to_vec())),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(exchanges(&card_side), exchanges(&terminal_side));
+
+    // Both replay identically against a fresh in-process card (fixed clock 0).
+    for (what, t, path) in [
+        ("card side", &card_side, &card_trace),
+        ("terminal side", &terminal_side, &probe_files[0]),
+    ] {
+        let card_file = find_card_file(&card_side.header, Some(path)).unwrap();
+        let fresh = fresh_card(
+            &CardFile::load(&card_file).unwrap(),
+            card_clock_ms(&t.header).unwrap(),
+        )
+        .unwrap();
+        let outcome = replay(
+            t,
+            &mut SimulatedReader::new(fresh),
+            ReplayOptions::default(),
+        );
+        if let Some(d) = &outcome.divergence {
+            panic!("{what}:\n{}", d.report(&path.display().to_string()));
+        }
+        assert!(outcome.exchanges > 15, "{what}");
+    }
+}
