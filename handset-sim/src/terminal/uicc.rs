@@ -314,8 +314,15 @@ impl VirtualCard for SimulatedUicc {
 
 /// A [`VirtualCard`] shared between threads (one card served to vpcd while a test looks
 /// at its state, or moved between handsets).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SharedCard<C>(pub Arc<std::sync::Mutex<C>>);
+
+impl<C> Clone for SharedCard<C> {
+    /// Another handle on the same card (the card itself need not be `Clone`).
+    fn clone(&self) -> Self {
+        SharedCard(Arc::clone(&self.0))
+    }
+}
 
 impl<C> SharedCard<C> {
     /// Wraps `card`.
