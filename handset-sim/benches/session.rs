@@ -6,8 +6,11 @@
 //! - `vpcd`: the real path — PcscReader → pcscd → vpcd driver → TCP → `serve_vpcd`
 //!   (skipped when pcscd / vsmartcard-vpcd are missing).
 //!
-//! Card: the scripted test card of `tests/terminal_support` playing the 02-cat.md §9
-//! exchange on every power-up.
+//! Cards: the scripted test card of `tests/terminal_support` playing the 02-cat.md §9
+//! exchange on every power-up (`sim`, `vpcd`, `vpcd-no-cold-reset`), and the project's
+//! real card, `applet::card::Card` in `SimulatedUicc`, swapped between two handsets so
+//! every session registers (`sim-card-registration` over the simulated reader,
+//! `vpcd-real-card-registration` through pcscd + vpcd).
 //!
 //! Run: `cargo bench -p handset-sim --bench session`.
 
@@ -105,7 +108,7 @@ fn sessions(c: &mut Criterion) {
         let _slot = common::pcscd::lock_slot(0);
         let mut vcard = self::card();
         vcard.atr = common::card::tagged_atr(common::pcscd::atr_tag(0));
-        let _served = common::pcscd::Served::start(vcard.clone(), 0);
+        let served = common::pcscd::Served::start(vcard.clone(), 0);
         let reader = common::pcscd::connect_when_ready(0, &vcard.atr);
         let mut t = Terminal::with_config(
             reader,
@@ -134,6 +137,46 @@ fn sessions(c: &mut Criterion) {
             })
         });
         t.power_off();
+        drop(served);
+
+        // The REAL card (applet::card::Card) through pcscd + vpcd: like
+        // `sim-card-registration`, every session swaps handsets, so every power-up ends
+        // in one registration SMS. Same ATR for every run (no tag), so the slot must be
+        // free of other virtual cards.
+        use handset_sim::terminal::uicc::{SharedCard, SimulatedUicc};
+        let cat = Catalogue::builtin().unwrap();
+        let a = cat.by_name("Nordvik N100").unwrap().clone();
+        let bb = cat.by_name("Solstice S22").unwrap().clone();
+        let uicc = SimulatedUicc::new(&applet::card::test_personalisation()).unwrap();
+        let clock = uicc.clock();
+        let card = SharedCard::new(uicc);
+        let _served = common::pcscd::Served::start(card.clone(), 0);
+        let mut reader = Some(common::pcscd::connect_when_ready(0, &applet::card::ATR));
+        let cfg = TerminalConfig {
+            pin: Some("1234".into()),
+            ..config()
+        };
+        let (mut flip, mut day) = (false, 0u64);
+        g.bench_function("vpcd-real-card-registration", |b| {
+            b.iter(|| {
+                flip = !flip;
+                day += 1;
+                clock.set(day * 86_400_000);
+                let h = if flip { a.clone() } else { bb.clone() };
+                let mut t = Terminal::with_config(
+                    reader.take().unwrap(),
+                    h,
+                    SimNetwork::new(),
+                    cfg.clone(),
+                );
+                t.power_up().unwrap();
+                assert_eq!(t.network().sent.len(), 1);
+                reader = Some(t.into_parts().0);
+            })
+        });
+        if let Some(mut r) = reader {
+            handset_sim::CardReader::power_off(&mut r);
+        }
     }
     g.finish();
 }

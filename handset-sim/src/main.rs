@@ -5,7 +5,12 @@
 //!   (GET RESPONSE / re-issue handled) and prints each final response.
 //! - `handset-sim probe --reader NAME --imei IMEI [--pin PIN]` powers the card up as that
 //!   handset and prints the whole toolkit session decoded.
+//! - `handset-sim serve-vpcd --card CARD.toml [--nvm FILE] [--clock wall|fixed:MS]`
+//!   presents the project's card to `pcscd` through vpcd.
 //! - `handset-sim models` lists the handset model catalogue.
+//!
+//! `probe` and `serve-vpcd` record an APDU trace with `--trace FILE` / `--trace-dir DIR`
+//! (`docs/traces.md`).
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
@@ -13,6 +18,7 @@ use handset_sim::profile::{Catalogue, Handset, HandsetProfile};
 use handset_sim::reader::pcsc::{PcscReader, ReaderSelector, list_readers};
 use handset_sim::t0::{DEFAULT_MAX_ROUNDS, transceive};
 use handset_sim::terminal::{LocationInfo, MoOutcome, Plmn, SimNetwork, Terminal, TerminalConfig};
+use handset_sim::trace::Recorder;
 use handset_sim::{CardReader, Protocol};
 use std::path::PathBuf;
 
@@ -100,21 +106,37 @@ enum Command {
         /// toolkit timers expire and STATUS polls happen; runs instantly.
         #[arg(long, default_value_t = 0)]
         run_for: u64,
+        #[command(flatten)]
+        trace: TraceArgs,
     },
     /// Present the project's simulated card (with the IMEI-tracking applet) to pcscd
     /// through the vsmartcard vpcd driver, until interrupted (Ctrl-C).
     ///
     /// Then `handset-sim readers` shows it as "Virtual PCD 00 00" (port 35963) and any
-    /// PC/SC tool — `scriptor`, `handset-sim probe` — can talk to it. The card's clock
-    /// follows the wall clock; its NVM lives in memory for this run.
+    /// PC/SC tool — `scriptor`, `handset-sim probe` — can talk to it.
+    ///
+    /// The card's NVM (stored IMEI, registration counter, PIN tries) lives in memory
+    /// unless --nvm FILE is given: then it is loaded from FILE (a blank card personalised
+    /// from --card when FILE does not exist), saved after every command that wrote it,
+    /// and again on Ctrl-C / SIGTERM. The card clock is Unix time in ms unless --clock
+    /// fixes it (for traces that must replay identically).
     ServeVpcd {
         /// Card file (TOML: iccid, imsi, pin, server, key, key_version); see
-        /// handset-sim/cards/example.toml.
+        /// handset-sim/cards/example.toml. With an existing --nvm image, the image wins.
         #[arg(long)]
         card: PathBuf,
         /// vpcd port (35963 = slot 0, 35964 = slot 1).
         #[arg(long, default_value_t = handset_sim::vpcd::VPCD_PORT)]
         port: u16,
+        /// Keep the card's NVM image in FILE (created when missing) across runs.
+        #[arg(long, value_name = "FILE")]
+        nvm: Option<PathBuf>,
+        /// Card clock: `wall` (Unix time, ms) or `fixed:MS` (stands still at MS; what
+        /// `imeitrack trace replay --card` uses, from the trace's card-clock-ms header).
+        #[arg(long, default_value = "wall")]
+        clock: String,
+        #[command(flatten)]
+        trace: TraceArgs,
     },
     /// List the handset model catalogue.
     Models {
@@ -122,6 +144,49 @@ enum Command {
         #[arg(long)]
         catalogue: Option<PathBuf>,
     },
+}
+
+/// Where to record an APDU trace (`docs/traces.md`).
+#[derive(clap::Args, Debug, Clone, Default)]
+struct TraceArgs {
+    /// Record every reset, ATR and exchange to this `.apdu` trace file (written as it
+    /// happens, one line per event).
+    #[arg(long, value_name = "FILE", conflicts_with = "trace_dir")]
+    trace: Option<PathBuf>,
+    /// Record to a new file `<command>-<unix time>-<pid>.apdu` in this directory.
+    #[arg(long, value_name = "DIR")]
+    trace_dir: Option<PathBuf>,
+}
+
+impl TraceArgs {
+    /// The trace file to write, if any (creating --trace-dir).
+    fn path(&self, command: &str) -> Result<Option<PathBuf>> {
+        if let Some(p) = &self.trace {
+            return Ok(Some(p.clone()));
+        }
+        let Some(dir) = &self.trace_dir else {
+            return Ok(None);
+        };
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let secs = unix_now().as_secs();
+        Ok(Some(dir.join(format!(
+            "{command}-{secs}-{}.apdu",
+            std::process::id()
+        ))))
+    }
+}
+
+fn unix_now() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Opens a trace file for streaming.
+fn trace_sink(path: &std::path::Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    let f = std::fs::File::create(path)
+        .with_context(|| format!("cannot create trace {}", path.display()))?;
+    Ok(std::io::BufWriter::new(f))
 }
 
 fn spaced(bytes: &[u8]) -> String {
@@ -233,6 +298,7 @@ struct ProbeArgs<'a> {
     cell: u16,
     sms_result: &'a str,
     run_for: u64,
+    trace: Option<PathBuf>,
 }
 
 fn probe(a: ProbeArgs<'_>) -> Result<()> {
@@ -274,6 +340,22 @@ fn probe(a: ProbeArgs<'_>) -> Result<()> {
         pin: a.pin.cloned(),
         ..TerminalConfig::default()
     };
+    let mut reader = Recorder::new(reader);
+    if let Some(path) = &a.trace {
+        let start = unix_now();
+        reader
+            .set_header("card", format!("the card in {}", reader.name()))
+            .set_header(
+                "handset",
+                format!("{} IMEI {}", handset.profile.name(), handset.imei),
+            )
+            .set_header(
+                "start",
+                format!("{}.{:06}", start.as_secs(), start.subsec_micros()),
+            )
+            .stream_to(trace_sink(path)?);
+        println!("trace:   {}", path.display());
+    }
     let mut t = Terminal::with_config(reader, handset, network, config);
     let mut outcome = t.power_up().map(|_| ());
     if outcome.is_ok() {
@@ -288,26 +370,118 @@ fn probe(a: ProbeArgs<'_>) -> Result<()> {
     let sent = t.network().sent.len();
     println!("MO SMS sent by the card: {sent}");
     t.power_off();
+    let (reader, _) = t.into_parts();
+    if let (Some(e), Some(path)) = (reader.sink_error(), &a.trace) {
+        eprintln!("warning: writing the trace {} failed: {e}", path.display());
+    }
     outcome?;
     Ok(())
 }
 
-fn serve(card: &std::path::Path, port: u16) -> Result<()> {
-    use handset_sim::terminal::uicc::{CardClock, CardFile, SimulatedUicc};
-    let file = CardFile::load(card).map_err(anyhow::Error::msg)?;
+fn parse_clock(s: &str) -> Result<handset_sim::terminal::uicc::CardClock> {
+    use handset_sim::terminal::uicc::CardClock;
+    match s {
+        "wall" => Ok(CardClock::unix()),
+        _ => match s.strip_prefix("fixed:").map(str::parse::<u64>) {
+            Some(Ok(ms)) => Ok(CardClock::fixed(ms)),
+            _ => anyhow::bail!("--clock: expected wall or fixed:MS, got {s:?}"),
+        },
+    }
+}
+
+/// Sets `flag` on SIGINT or SIGTERM (a background thread with a small tokio runtime).
+fn stop_on_signal(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .context("signal runtime")?;
+    let mut term = {
+        let _guard = rt.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("SIGTERM handler")?
+    };
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        });
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    Ok(())
+}
+
+struct ServeArgs<'a> {
+    card: &'a std::path::Path,
+    port: u16,
+    nvm: Option<&'a PathBuf>,
+    clock: &'a str,
+    trace: Option<PathBuf>,
+}
+
+fn serve(a: ServeArgs<'_>) -> Result<()> {
+    use handset_sim::VirtualCard;
+    use handset_sim::terminal::uicc::{CardFile, NvmFile, PersistentUicc, SimulatedUicc};
+    use handset_sim::trace::CardRecorder;
+    let file = CardFile::load(a.card).map_err(anyhow::Error::msg)?;
     let p = file.personalisation().map_err(anyhow::Error::msg)?;
-    let uicc = SimulatedUicc::with_nvm(&p, applet::card::CardNvm::new(), CardClock::wall())
-        .map_err(|f| anyhow::anyhow!("personalisation failed: {f:?}"))?;
-    let config = handset_sim::vpcd::VpcdConfig::new(std::net::SocketAddr::from((
-        std::net::Ipv4Addr::LOCALHOST,
-        port,
-    )));
+    let clock = parse_clock(a.clock)?;
+    let card: Box<dyn VirtualCard + Send> = match a.nvm {
+        Some(path) => Box::new(
+            PersistentUicc::open(&p, NvmFile::new(path), clock).map_err(anyhow::Error::msg)?,
+        ),
+        None => Box::new(
+            SimulatedUicc::with_nvm(&p, applet::card::CardNvm::new(), clock)
+                .map_err(|f| anyhow::anyhow!("personalisation failed: {f:?}"))?,
+        ),
+    };
+    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, a.port));
+    let config = handset_sim::vpcd::VpcdConfig::new(addr);
     eprintln!(
-        "serving {} on vpcd 127.0.0.1:{port}; Ctrl-C stops",
-        card.display()
+        "serving {} on vpcd {addr}{}{}; Ctrl-C stops",
+        a.card.display(),
+        a.nvm
+            .map(|p| format!(", NVM in {}", p.display()))
+            .unwrap_or_default(),
+        a.trace
+            .as_ref()
+            .map(|p| format!(", trace to {}", p.display()))
+            .unwrap_or_default(),
     );
-    let shutdown = std::sync::atomic::AtomicBool::new(false);
-    handset_sim::vpcd::serve_vpcd(uicc, &config, &shutdown)?;
+    let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    stop_on_signal(shutdown.clone())?;
+    match &a.trace {
+        None => {
+            // Dropping the card saves its NVM one last time (PersistentUicc::drop).
+            drop(handset_sim::vpcd::serve_vpcd(card, &config, &shutdown)?);
+        }
+        Some(path) => {
+            let mut r = CardRecorder::new(card, &format!("vpcd {addr} (card side)"));
+            let start = unix_now();
+            r.set_header("card", a.card.display().to_string())
+                .set_header(
+                    "start",
+                    format!("{}.{:06}", start.as_secs(), start.subsec_micros()),
+                );
+            if let Some(ms) = a.clock.strip_prefix("fixed:") {
+                r.set_header(handset_sim::trace::card::CARD_CLOCK_KEY, ms);
+            }
+            r.stream_to(trace_sink(path)?);
+            let r = handset_sim::vpcd::serve_vpcd(r, &config, &shutdown)?;
+            if let Some(e) = r.sink_error() {
+                eprintln!("warning: writing the trace {} failed: {e}", path.display());
+            }
+            let (card, trace) = r.into_parts();
+            drop(card);
+            eprintln!(
+                "trace {}: {} event(s), {} exchange(s)",
+                path.display(),
+                trace.len(),
+                trace.exchange_count()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -345,21 +519,39 @@ fn main() -> std::process::ExitCode {
             cell,
             sms_result,
             run_for,
-        } => probe(ProbeArgs {
-            reader,
-            imei,
-            pin: pin.as_ref(),
-            model: model.as_ref(),
-            handset: handset.as_ref(),
-            catalogue: catalogue.as_ref(),
-            plmn: (mcc, mnc),
-            lac: *lac,
-            cell: *cell,
-            sms_result,
-            run_for: *run_for,
+            trace,
+        } => trace.path("probe").and_then(|trace| {
+            probe(ProbeArgs {
+                reader,
+                imei,
+                pin: pin.as_ref(),
+                model: model.as_ref(),
+                handset: handset.as_ref(),
+                catalogue: catalogue.as_ref(),
+                plmn: (mcc, mnc),
+                lac: *lac,
+                cell: *cell,
+                sms_result,
+                run_for: *run_for,
+                trace,
+            })
         }),
         Command::Models { catalogue } => models(catalogue.as_ref()),
-        Command::ServeVpcd { card, port } => serve(card, *port),
+        Command::ServeVpcd {
+            card,
+            port,
+            nvm,
+            clock,
+            trace,
+        } => trace.path("serve-vpcd").and_then(|trace| {
+            serve(ServeArgs {
+                card,
+                port: *port,
+                nvm: nvm.as_ref(),
+                clock,
+                trace,
+            })
+        }),
     };
     // A plain message, not anyhow's Debug form (which adds a backtrace when
     // RUST_BACKTRACE is set).

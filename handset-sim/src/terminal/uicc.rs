@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use applet::card::{Card, CardNvm, Fault, MAX_RESPONSE, Personalisation};
+use applet::card::{Card, CardNvm, Fault, MAX_RESPONSE, NVM_LEN, Personalisation};
 
 use crate::card::VirtualCard;
 
@@ -30,10 +30,31 @@ impl CardClock {
         }
     }
 
-    /// A clock that follows the wall clock from now on (for `serve-vpcd`).
+    /// A clock that follows the wall clock from now on, starting at 0.
     pub fn wall() -> Self {
         CardClock {
             ms: Arc::new(AtomicU64::new(0)),
+            wall: Some(Instant::now()),
+        }
+    }
+
+    /// A manual clock standing at `now_ms` (deterministic: recorded traces replay
+    /// identically against another card with the same fixed clock).
+    pub fn fixed(now_ms: u64) -> Self {
+        let c = Self::manual();
+        c.set(now_ms);
+        c
+    }
+
+    /// A clock that follows the wall clock and reads Unix time in ms, so a card whose
+    /// NVM outlives the process (`serve-vpcd --nvm`) sees time go on across restarts
+    /// (its registration rate-limit periods are stored as card times).
+    pub fn unix() -> Self {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        CardClock {
+            ms: Arc::new(AtomicU64::new(since_epoch)),
             wall: Some(Instant::now()),
         }
     }
@@ -46,7 +67,10 @@ impl CardClock {
     /// Current time, ms.
     pub fn now_ms(&self) -> u64 {
         match self.wall {
-            Some(start) => start.elapsed().as_millis() as u64,
+            Some(start) => self
+                .ms
+                .load(Ordering::Relaxed)
+                .saturating_add(start.elapsed().as_millis() as u64),
             None => self.ms.load(Ordering::Relaxed),
         }
     }
@@ -87,6 +111,180 @@ impl SimulatedUicc {
     pub fn card_mut(&mut self) -> &mut Card {
         &mut self.card
     }
+
+    /// The card's NVM image as it is now (what [`NvmFile::save`] writes).
+    pub fn nvm_image(&self) -> &[u8; NVM_LEN] {
+        self.card.store().nvm().image()
+    }
+
+    /// NVM write operations so far (changes whenever the card wrote its NVM).
+    pub fn nvm_writes(&self) -> u32 {
+        self.card.store().nvm().writes()
+    }
+
+    /// Whether an NVM transaction is open (the image is between two consistent states).
+    pub fn in_transaction(&self) -> bool {
+        self.card.store().in_transaction()
+    }
+}
+
+/// A file holding a card's NVM image, so a served card keeps its state (stored IMEI,
+/// registration counter, PIN tries) across runs: `handset-sim serve-vpcd --nvm FILE`.
+///
+/// The file is the raw image, exactly [`NVM_LEN`] bytes (the card's own layout: file
+/// system, then the applet's record, journalled — `applet::card::nvm`). It is replaced
+/// atomically (write to `FILE.tmp`, then rename), so a crash leaves the previous image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NvmFile {
+    path: std::path::PathBuf,
+}
+
+impl NvmFile {
+    /// The image file at `path` (it need not exist yet).
+    pub fn new(path: impl Into<std::path::PathBuf>) -> Self {
+        NvmFile { path: path.into() }
+    }
+
+    /// Where the image lives.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// The stored image, or `None` when the file does not exist (a blank card).
+    pub fn load(&self) -> Result<Option<CardNvm>, String> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", self.path.display())),
+        };
+        let image: [u8; NVM_LEN] = bytes.as_slice().try_into().map_err(|_| {
+            format!(
+                "{}: {} bytes; an NVM image is exactly {NVM_LEN} bytes",
+                self.path.display(),
+                bytes.len()
+            )
+        })?;
+        Ok(Some(CardNvm::from_image(image)))
+    }
+
+    /// Writes `image` atomically (temporary file, then rename).
+    pub fn save(&self, image: &[u8; NVM_LEN]) -> std::io::Result<()> {
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(image)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+/// A [`SimulatedUicc`] whose NVM is saved to an [`NvmFile`] after every command that
+/// wrote it (once the card's transaction is closed, so the file always holds a state
+/// the card itself could restart from) and on [`PersistentUicc::save`].
+#[derive(Debug)]
+pub struct PersistentUicc {
+    uicc: SimulatedUicc,
+    file: NvmFile,
+    saved_writes: Option<u32>,
+    error: Option<String>,
+}
+
+impl PersistentUicc {
+    /// Opens the card: the NVM image from `file` when it exists (its contents win over
+    /// `p`, as on a real card), else a blank NVM personalised from `p` (saved at once).
+    pub fn open(p: &Personalisation, file: NvmFile, clock: CardClock) -> Result<Self, String> {
+        let nvm = file.load()?;
+        let fresh = nvm.is_none();
+        let uicc = SimulatedUicc::with_nvm(p, nvm.unwrap_or_default(), clock)
+            .map_err(|f| format!("{}: card does not start: {f:?}", file.path().display()))?;
+        let mut card = PersistentUicc {
+            uicc,
+            file,
+            saved_writes: None,
+            error: None,
+        };
+        if fresh {
+            card.save()
+                .map_err(|e| format!("{}: {e}", card.file.path().display()))?;
+        } else {
+            card.saved_writes = Some(card.uicc.nvm_writes());
+        }
+        Ok(card)
+    }
+
+    /// Saves the image now (when it changed since the last save).
+    pub fn save(&mut self) -> std::io::Result<()> {
+        let writes = self.uicc.nvm_writes();
+        if self.saved_writes == Some(writes) {
+            return Ok(());
+        }
+        self.file.save(self.uicc.nvm_image())?;
+        self.saved_writes = Some(writes);
+        Ok(())
+    }
+
+    fn save_if_settled(&mut self) {
+        if self.uicc.in_transaction() {
+            return;
+        }
+        if let Err(e) = self.save() {
+            let msg = format!("{}: {e}", self.file.path().display());
+            tracing::warn!(error = %msg, "saving the card NVM failed");
+            self.error.get_or_insert(msg);
+        }
+    }
+
+    /// The first save error, if any (the card goes on working in memory).
+    pub fn save_error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// The card.
+    pub fn uicc(&self) -> &SimulatedUicc {
+        &self.uicc
+    }
+
+    /// The image file.
+    pub fn file(&self) -> &NvmFile {
+        &self.file
+    }
+}
+
+impl Drop for PersistentUicc {
+    /// Saves the image one last time (a clean shutdown of `serve-vpcd`).
+    fn drop(&mut self) {
+        if let Err(e) = self.save() {
+            tracing::warn!(file = %self.file.path().display(), error = %e, "saving the card NVM failed");
+        }
+    }
+}
+
+impl VirtualCard for PersistentUicc {
+    fn atr(&self) -> Vec<u8> {
+        self.uicc.atr()
+    }
+    fn power_on(&mut self) {
+        self.uicc.power_on();
+        // Power-on recovery may roll a torn transaction back.
+        self.save_if_settled();
+    }
+    fn reset(&mut self) {
+        self.uicc.reset();
+        self.save_if_settled();
+    }
+    fn power_off(&mut self) {
+        self.uicc.power_off();
+        self.save_if_settled();
+    }
+    fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
+        let r = self.uicc.process(apdu);
+        self.save_if_settled();
+        r
+    }
 }
 
 impl VirtualCard for SimulatedUicc {
@@ -116,8 +314,15 @@ impl VirtualCard for SimulatedUicc {
 
 /// A [`VirtualCard`] shared between threads (one card served to vpcd while a test looks
 /// at its state, or moved between handsets).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SharedCard<C>(pub Arc<std::sync::Mutex<C>>);
+
+impl<C> Clone for SharedCard<C> {
+    /// Another handle on the same card (the card itself need not be `Clone`).
+    fn clone(&self) -> Self {
+        SharedCard(Arc::clone(&self.0))
+    }
+}
 
 impl<C> SharedCard<C> {
     /// Wraps `card`.

@@ -9,6 +9,7 @@
 //! | [`scriptor`] | import of pcsc-tools `scriptor` scripts and `scriptor` output logs |
 //! | [`decode`] | one human line per exchange: instruction, file, toolkit command, IEs, status word |
 //! | [`replay`] | replay the commands against any reader and stop at the first divergence |
+//! | [`card`] | a freshly personalised in-process card (fixed clock) to replay against |
 //!
 //! The recorder sits *below* the T=0 layer ([`crate::t0`]): a trace holds command TPDUs
 //! exactly as they crossed the wire (`61xx` / GET RESPONSE / `6Cxx` re-issues are
@@ -17,6 +18,7 @@
 //! A [`Trace`] keeps all bytes in one arena and its events as small records, so a
 //! capture of millions of exchanges costs two allocations, not two per exchange.
 
+pub mod card;
 pub mod decode;
 pub mod format;
 pub mod pcap;
@@ -26,7 +28,7 @@ pub mod sample;
 pub mod scriptor;
 
 pub use format::{ParseError, WriteOptions, read_trace, read_trace_file, write_trace};
-pub use recorder::{Clock, ManualClock, MonotonicClock, Recorder};
+pub use recorder::{CardRecorder, Clock, ManualClock, MonotonicClock, Recorder};
 pub use replay::{Divergence, ReplayOptions, ReplayOutcome, replay};
 
 use std::time::Duration;

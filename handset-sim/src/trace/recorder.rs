@@ -274,3 +274,138 @@ impl<R: CardReader, C: Clock> CardReader for Recorder<R, C> {
         self.inner.protocol()
     }
 }
+
+/// The card seen as a reader, for [`CardRecorder`]: every operation goes straight to the
+/// card (the vpcd session, not this adapter, keeps track of power).
+#[derive(Debug)]
+pub struct CardSide<V> {
+    name: String,
+    card: V,
+}
+
+impl<V: crate::card::VirtualCard> CardReader for CardSide<V> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn power_on(&mut self) -> Result<Vec<u8>> {
+        self.card.power_on();
+        Ok(self.card.atr())
+    }
+    fn reset(&mut self) -> Result<Vec<u8>> {
+        self.card.reset();
+        Ok(self.card.atr())
+    }
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        crate::reader::check_response(self.card.process(apdu))
+    }
+    fn power_off(&mut self) {
+        self.card.power_off();
+    }
+}
+
+/// Records at the card side: wraps a [`VirtualCard`](crate::card::VirtualCard) and is
+/// itself one, logging every cold reset, warm reset (with the ATR the card gave),
+/// command/response and power-off into a [`Trace`] — what `handset-sim serve-vpcd
+/// --trace` uses, since behind vpcd there is no [`CardReader`] to wrap.
+///
+/// The ATR polls of vpcd (`04`, every ~second) are not events and are not recorded.
+/// Internally it is a [`Recorder`] over the card, so the streamed file is the same
+/// `.apdu` format, flushed per line.
+pub struct CardRecorder<V, C = MonotonicClock> {
+    rec: Recorder<CardSide<V>, C>,
+}
+
+impl<V: std::fmt::Debug, C: std::fmt::Debug> std::fmt::Debug for CardRecorder<V, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardRecorder")
+            .field("rec", &self.rec)
+            .finish()
+    }
+}
+
+impl<V: crate::card::VirtualCard> CardRecorder<V, MonotonicClock> {
+    /// Records `card` with the system's monotonic clock; `reader` names where it is
+    /// served (header field `reader`).
+    pub fn new(card: V, reader: &str) -> Self {
+        Self::with_clock(card, reader, MonotonicClock::new())
+    }
+}
+
+impl<V: crate::card::VirtualCard, C: Clock> CardRecorder<V, C> {
+    /// Records `card` with the given clock.
+    pub fn with_clock(card: V, reader: &str, clock: C) -> Self {
+        let mut rec = Recorder::with_clock(
+            CardSide {
+                name: reader.to_owned(),
+                card,
+            },
+            clock,
+        );
+        rec.set_header(
+            "producer",
+            format!(
+                "handset-sim {} CardRecorder (card side)",
+                env!("CARGO_PKG_VERSION")
+            ),
+        );
+        Self { rec }
+    }
+
+    /// Sets a header field; see [`Recorder::set_header`].
+    pub fn set_header(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.rec.set_header(key, value);
+        self
+    }
+
+    /// Streams the trace to `sink` as it is recorded; see [`Recorder::stream_to`].
+    pub fn stream_to(&mut self, sink: impl Write + Send + 'static) -> &mut Self {
+        self.rec.stream_to(sink);
+        self
+    }
+
+    /// The first error the sink returned, if any.
+    pub fn sink_error(&self) -> Option<&std::io::Error> {
+        self.rec.sink_error()
+    }
+
+    /// What has been recorded so far.
+    pub fn trace(&self) -> &Trace {
+        self.rec.trace()
+    }
+
+    /// The card.
+    pub fn card(&self) -> &V {
+        &self.rec.inner().card
+    }
+
+    /// The card, mutably (operations on it are not recorded).
+    pub fn card_mut(&mut self) -> &mut V {
+        &mut self.rec.inner_mut().card
+    }
+
+    /// Stops recording: the card and the trace.
+    pub fn into_parts(self) -> (V, Trace) {
+        let (side, trace) = self.rec.into_parts();
+        (side.card, trace)
+    }
+}
+
+impl<V: crate::card::VirtualCard, C: Clock> crate::card::VirtualCard for CardRecorder<V, C> {
+    fn atr(&self) -> Vec<u8> {
+        self.rec.inner().card.atr()
+    }
+    fn power_on(&mut self) {
+        let _ = self.rec.power_on();
+    }
+    fn reset(&mut self) {
+        let _ = self.rec.reset();
+    }
+    fn power_off(&mut self) {
+        self.rec.power_off();
+    }
+    fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
+        // The only failure is a card answer without a status word (written to the
+        // stream as a comment); report a technical problem as vpcd would.
+        self.rec.transmit(apdu).unwrap_or_else(|_| vec![0x6F, 0x00])
+    }
+}

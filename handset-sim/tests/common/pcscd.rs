@@ -201,7 +201,7 @@ impl Drop for Served {
 /// Gotcha: if a new virtual card connects before pcscd's next presence poll noticed the
 /// old one leave, pcscd never sees a removal and keeps the old card's ATR and power
 /// state; the next test would talk to a "card" pcscd believes is the old one.
-fn wait_until_empty(slot: u16) {
+pub fn wait_until_empty(slot: u16) {
     let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else {
         return;
     };
@@ -271,4 +271,56 @@ pub fn atr_tag(slot: u16) -> [u8; 3] {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let pid = std::process::id();
     [pid as u8, n, slot as u8]
+}
+
+/// `handset-sim serve-vpcd` running as a child process on a vpcd slot; on drop it gets
+/// SIGTERM (a clean shutdown: NVM saved, trace flushed), is waited for, and the slot is
+/// waited empty.
+pub struct ServedProcess {
+    slot: u16,
+    child: Option<std::process::Child>,
+}
+
+impl ServedProcess {
+    /// Starts `handset-sim serve-vpcd --port (35963 + slot) ARGS…` (stderr inherited).
+    pub fn start(bin: &str, slot: u16, args: &[&str]) -> Self {
+        let port = (handset_sim::vpcd::VPCD_PORT + slot).to_string();
+        let child = Command::new(bin)
+            .args(["serve-vpcd", "--port", &port])
+            .args(args)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start handset-sim serve-vpcd");
+        Self {
+            slot,
+            child: Some(child),
+        }
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                break Some(st);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                break child.wait().ok();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        wait_until_empty(self.slot);
+        status
+    }
+}
+
+impl Drop for ServedProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

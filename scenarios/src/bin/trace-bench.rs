@@ -11,7 +11,10 @@
 //!
 //! Replay runs against a **playback reader** that answers each command with the response
 //! recorded in the trace: it measures the replay engine (transmit, compare, bookkeeping),
-//! not a card. Against the real simulated card the card's own work is added.
+//! not a card. It then runs against the **real card**: the committed first-use
+//! registration trace (`tests/traces/registration-first-use.apdu`, or `--session FILE`)
+//! repeated to at least N exchanges and replayed against `SimulatedUicc`, the card
+//! restored to its personalised state at every POWER_ON.
 //!
 //! tshark dissects far more slowly, so by default it gets the first `M` = 100 000
 //! exchanges (same session mix) and our decoder is timed on that subset too.
@@ -93,10 +96,69 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> Result<T>) -> Result<(T, Durat
     best.context("no runs")
 }
 
+/// The committed golden trace of a first-use registration (recorded from the real card
+/// over the simulated reader, card clock fixed).
+const GOLDEN_SESSION: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/traces/registration-first-use.apdu"
+);
+
+/// Replay against the REAL card: the recorded registration session repeated until at
+/// least `exchanges` exchanges, replayed against `SimulatedUicc` (applet::card::Card
+/// with the tracking applet) personalised from the session's card file. The card is
+/// restored to its freshly personalised state at every POWER_ON (`PristineReader`), so
+/// every round is a first use that ends in a registration SMS (AES-CMAC, two NVM
+/// transactions) and every response is compared byte for byte.
+fn real_card_replay(exchanges: usize, session: Option<&std::path::Path>) -> Result<()> {
+    use handset_sim::terminal::uicc::CardFile;
+    use handset_sim::trace::card::{PristineReader, card_clock_ms, find_card_file, fresh_card};
+    let path = session.unwrap_or(std::path::Path::new(GOLDEN_SESSION));
+    let one = handset_sim::trace::read_trace_file(path)?;
+    let card_path = find_card_file(&one.header, Some(path))
+        .with_context(|| format!("{}: header names no card file", path.display()))?;
+    let card = fresh_card(
+        &CardFile::load(&card_path).map_err(anyhow::Error::msg)?,
+        card_clock_ms(&one.header).map_err(anyhow::Error::msg)?,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let per = one.exchange_count().max(1);
+    let rounds = exchanges.div_ceil(per);
+    let mut big = Trace::with_capacity(one.len() * rounds, 0);
+    big.header = one.header.clone();
+    for _ in 0..rounds {
+        for e in one.entries() {
+            big.push_event(None, e.event);
+        }
+    }
+    let n = big.exchange_count();
+    let (out, d) = best_of(3, || {
+        let mut r = PristineReader::new(card.clone());
+        Ok(replay(&big, &mut r, ReplayOptions::default()))
+    })?;
+    if let Some(div) = &out.divergence {
+        bail!("real-card replay diverged:\n{}", div.report("bench"));
+    }
+    assert_eq!(
+        out.exchanges, n,
+        "every exchange sent to the card and compared"
+    );
+    println!(
+        "replay against the real card (SimulatedUicc, {} x {} exchanges of {}): {d:.2?} = {} exchanges, {:.0} sessions/s",
+        rounds,
+        per,
+        path.file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
+        rate(n, d),
+        rounds as f64 / d.as_secs_f64()
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let mut exchanges = 1_000_000usize;
     let mut tshark_frames = 100_000usize;
     let mut dir = std::env::temp_dir().join("imeitrack-trace-bench");
+    let mut session_file: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().context("missing value");
@@ -104,9 +166,11 @@ fn main() -> Result<()> {
             "--exchanges" => exchanges = val()?.parse()?,
             "--tshark-frames" => tshark_frames = val()?.parse()?,
             "--dir" => dir = PathBuf::from(val()?),
+            "--session" => session_file = Some(PathBuf::from(val()?)),
             "-h" | "--help" => {
                 println!(
-                    "trace-bench [--exchanges N (1000000)] [--tshark-frames M (100000)] [--dir DIR]"
+                    "trace-bench [--exchanges N (1000000)] [--tshark-frames M (100000)] [--dir DIR] \
+                     [--session FILE.apdu (tests/traces/registration-first-use.apdu)]"
                 );
                 return Ok(());
             }
@@ -166,6 +230,8 @@ fn main() -> Result<()> {
         "replay (playback reader, not a card): {d_rep:.2?} = {} exchanges",
         rate(out.exchanges, d_rep)
     );
+
+    real_card_replay(exchanges, session_file.as_deref())?;
 
     let pcap_full = dir.join("capture.pcap");
     let (_, d) = time(|| {

@@ -12,7 +12,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
+use handset_sim::CardReader;
 use handset_sim::reader::pcsc::{PcscReader, ReaderSelector};
+use handset_sim::reader::sim::SimulatedReader;
+use handset_sim::terminal::uicc::CardFile;
+use handset_sim::trace::card::{card_clock_ms, find_card_file, fresh_card};
 use handset_sim::trace::decode::decode_trace;
 use handset_sim::trace::format::MAGIC;
 use handset_sim::trace::pcap::{self, ExportOptions};
@@ -34,15 +38,24 @@ pub enum TraceCommand {
     },
     /// Replay the commands against a card and compare every response; exit status 1 at
     /// the first divergence (with a side-by-side report), 0 when all match.
+    ///
+    /// The card is the project's own card, freshly personalised in this process from
+    /// --card CARD.toml (or from the card file the trace header names, `# card: …`),
+    /// with its clock fixed (header `card-clock-ms`, default 0) — or a real card with
+    /// --reader pcsc:NAME.
     Replay {
         /// Trace to replay.
         file: PathBuf,
         /// Reader holding the card: `pcsc:NAME` (exact name, index or unique part of it).
         #[arg(long, conflicts_with = "card")]
         reader: Option<String>,
-        /// A freshly personalised simulated card from this card file (not yet available).
+        /// Replay against a freshly personalised in-process card from this card file
+        /// (TOML, e.g. handset-sim/cards/example.toml). Default: the header's `card`.
         #[arg(long)]
         card: Option<PathBuf>,
+        /// Card clock in ms for --card (default: the header's card-clock-ms, else 0).
+        #[arg(long, value_name = "MS", conflicts_with = "reader")]
+        card_clock_ms: Option<u64>,
         /// Do not compare ATRs.
         #[arg(long)]
         no_atr: bool,
@@ -96,9 +109,17 @@ pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
             file,
             reader,
             card,
+            card_clock_ms,
             no_atr,
             update,
-        } => replay_cmd(&file, reader.as_deref(), card.as_deref(), no_atr, update),
+        } => replay_cmd(
+            &file,
+            reader.as_deref(),
+            card.as_deref(),
+            card_clock_ms,
+            no_atr,
+            update,
+        ),
         TraceCommand::Export {
             file,
             pcap: out,
@@ -206,38 +227,71 @@ pub fn load(path: &Path) -> Result<Trace> {
     }
 }
 
+/// What `trace replay` sends the commands to.
+fn replay_target(
+    trace: &Trace,
+    file: &Path,
+    reader: Option<&str>,
+    card: Option<&Path>,
+    clock_ms: Option<u64>,
+) -> Result<(Box<dyn CardReader>, String)> {
+    if let Some(spec) = reader {
+        let Some(pcsc_name) = spec.strip_prefix("pcsc:") else {
+            bail!("unknown reader {spec:?}: expected pcsc:NAME");
+        };
+        let r = PcscReader::open(&ReaderSelector::Auto(pcsc_name.to_owned()))
+            .with_context(|| format!("opening PC/SC reader {pcsc_name:?}"))?;
+        let what = format!("PC/SC reader {}", r.name());
+        return Ok((Box::new(r), what));
+    }
+    let card_path = match card {
+        Some(p) => p.to_path_buf(),
+        None => find_card_file(&trace.header, Some(file)).with_context(|| {
+            format!(
+                "say what to replay against: --card CARD.toml (the trace header names no \
+                 card file that exists{}) or --reader pcsc:NAME",
+                trace
+                    .header
+                    .get("card")
+                    .map(|c| format!("; card: {c}"))
+                    .unwrap_or_default()
+            )
+        })?,
+    };
+    let card_file = CardFile::load(&card_path).map_err(anyhow::Error::msg)?;
+    let clock = match clock_ms {
+        Some(ms) => ms,
+        None => {
+            card_clock_ms(&trace.header).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+        }
+    };
+    let uicc = fresh_card(&card_file, clock)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", card_path.display()))?;
+    let what = format!(
+        "a fresh card from {} (card clock {clock} ms)",
+        card_path.display()
+    );
+    Ok((Box::new(SimulatedReader::new(uicc)), what))
+}
+
 fn replay_cmd(
     file: &Path,
     reader: Option<&str>,
     card: Option<&Path>,
+    clock_ms: Option<u64>,
     no_atr: bool,
     update: bool,
 ) -> Result<ExitCode> {
     let trace = load(file)?;
     let name = file.display().to_string();
-    if card.is_some() {
-        bail!(
-            "--card is not available yet: the simulated card (applet::card) has not landed; \
-             replay against a reader with --reader pcsc:NAME"
-        );
-    }
-    let Some(spec) = reader else {
-        bail!(
-            "say what to replay against: --reader pcsc:NAME (the default, a freshly \
-             personalised simulated card via --card, is not available yet)"
-        );
-    };
-    let Some(pcsc_name) = spec.strip_prefix("pcsc:") else {
-        bail!("unknown reader {spec:?}: expected pcsc:NAME");
-    };
-    let mut r = PcscReader::open(&ReaderSelector::Auto(pcsc_name.to_owned()))
-        .with_context(|| format!("opening PC/SC reader {pcsc_name:?}"))?;
+    let (mut r, target) = replay_target(&trace, file, reader, card, clock_ms)?;
     let opts = ReplayOptions {
         check_atr: !no_atr,
         keep_going: update,
         record: update,
     };
-    let outcome = replay(&trace, &mut r, opts);
+    let outcome = replay(&trace, &mut *r, opts);
+    r.power_off();
     if update {
         let actual = outcome.actual.as_ref().context("replay recorded nothing")?;
         let tmp = file.with_extension("apdu.tmp");
@@ -256,7 +310,7 @@ fn replay_cmd(
     match &outcome.divergence {
         None => {
             println!(
-                "{name}: {} exchange(s) replayed, all responses identical{}",
+                "{name}: {} exchange(s) replayed against {target}, all responses identical{}",
                 outcome.exchanges,
                 if outcome.unchecked > 0 {
                     format!(" ({} not recorded, not checked)", outcome.unchecked)
