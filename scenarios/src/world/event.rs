@@ -1,0 +1,239 @@
+//! What the world saw, as arrows for the ladder diagram and as a raw APDU trace.
+//!
+//! Every arrow is one real message: an APDU exchange between handset and card, an
+//! SMS-SUBMIT / RP-ACK on the radio path, a `deliver_sm` / `submit_sm` between SMSC and
+//! stub, an SMS-DELIVER to the handset, a key request to the manufacturer. The bytes
+//! are the bytes as sent (hex); the detail lines are their decoding.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// The five participants of a SIM swap, left to right on the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Lane {
+    /// The UICC and its IMEI-tracking applet.
+    Card,
+    /// The handset (terminal, toolkit, OMA CP client, MMS app).
+    Handset,
+    /// The radio network and its SMSC.
+    Network,
+    /// The provisioning server.
+    Stub,
+    /// The manufacturer's key server.
+    Manufacturer,
+}
+
+impl Lane {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lane::Card => "card",
+            Lane::Handset => "handset",
+            Lane::Network => "network",
+            Lane::Stub => "stub",
+            Lane::Manufacturer => "manufacturer",
+        }
+    }
+}
+
+impl fmt::Display for Lane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One arrow of the ladder diagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrow {
+    /// Virtual time, ms.
+    pub t_ms: u64,
+    /// Sender.
+    pub from: Lane,
+    /// Receiver (equal to `from` for an internal action).
+    pub to: Lane,
+    /// Which card / handset / party this concerns (card name, handset name), for
+    /// filtering a busy world; empty when global.
+    pub actor: String,
+    /// Short label.
+    pub label: String,
+    /// Decoded message, one field per line.
+    pub detail: Vec<String>,
+    /// The message as sent, upper-case hex without spaces (empty if none).
+    pub raw_hex: String,
+}
+
+impl fmt::Display for Arrow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:>9} {:>12} -> {:<12} [{}] {}",
+            self.t_ms, self.from, self.to, self.actor, self.label
+        )
+    }
+}
+
+/// An arrow without its time: what a [`crate::world::ProvisioningServer`] reports; the
+/// world stamps the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArrowSpec {
+    /// Sender.
+    pub from: Lane,
+    /// Receiver.
+    pub to: Lane,
+    /// Short label.
+    pub label: String,
+    /// Decoded lines.
+    pub detail: Vec<String>,
+    /// Bytes as sent, hex.
+    pub raw_hex: String,
+}
+
+impl ArrowSpec {
+    /// An arrow with a label and no bytes.
+    pub fn new(from: Lane, to: Lane, label: impl Into<String>) -> Self {
+        ArrowSpec {
+            from,
+            to,
+            label: label.into(),
+            detail: Vec::new(),
+            raw_hex: String::new(),
+        }
+    }
+
+    /// Adds a detail line.
+    pub fn line(mut self, l: impl Into<String>) -> Self {
+        self.detail.push(l.into());
+        self
+    }
+
+    /// Sets the raw bytes.
+    pub fn raw(mut self, bytes: &[u8]) -> Self {
+        self.raw_hex = hex::encode_upper(bytes);
+        self
+    }
+}
+
+/// One command/response exchange with a card, as it crossed the contacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApduRecord {
+    /// Cold reset and ATR.
+    PowerOn {
+        /// Virtual time.
+        t_ms: u64,
+        /// Card.
+        card: String,
+        /// ATR.
+        atr: Vec<u8>,
+    },
+    /// Power removed.
+    PowerOff {
+        /// Virtual time.
+        t_ms: u64,
+        /// Card.
+        card: String,
+    },
+    /// One command TPDU and the answer (data ‖ SW1 SW2; empty when the reader failed).
+    Exchange {
+        /// Virtual time.
+        t_ms: u64,
+        /// Card.
+        card: String,
+        /// Handset whose reader sent it.
+        handset: String,
+        /// Command TPDU.
+        command: Vec<u8>,
+        /// Response.
+        response: Vec<u8>,
+    },
+}
+
+impl fmt::Display for ApduRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApduRecord::PowerOn { t_ms, card, atr } => {
+                write!(f, "{t_ms} {card} ATR {}", hex::encode_upper(atr))
+            }
+            ApduRecord::PowerOff { t_ms, card } => write!(f, "{t_ms} {card} OFF"),
+            ApduRecord::Exchange {
+                t_ms,
+                card,
+                handset,
+                command,
+                response,
+            } => write!(
+                f,
+                "{t_ms} {card}@{handset} {} : {}",
+                hex::encode_upper(command),
+                hex::encode_upper(response)
+            ),
+        }
+    }
+}
+
+/// Where the world's parts write what they see, in the order it happens.
+#[derive(Debug, Default)]
+pub struct Log {
+    /// Ladder arrows.
+    pub arrows: Vec<Arrow>,
+    /// Every card exchange.
+    pub apdus: Vec<ApduRecord>,
+}
+
+/// A shared handle on the [`Log`] (the card slots and network links write to it from
+/// inside the terminal).
+#[derive(Debug, Clone, Default)]
+pub struct Sink(Arc<Mutex<Log>>);
+
+impl Sink {
+    /// A new, empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends an arrow.
+    pub fn arrow(&self, a: Arrow) {
+        self.lock().arrows.push(a);
+    }
+
+    /// Appends an arrow built from a spec at `t_ms`.
+    pub fn spec(&self, t_ms: u64, actor: &str, s: ArrowSpec) {
+        self.arrow(Arrow {
+            t_ms,
+            from: s.from,
+            to: s.to,
+            actor: actor.to_owned(),
+            label: s.label,
+            detail: s.detail,
+            raw_hex: s.raw_hex,
+        });
+    }
+
+    /// Appends an APDU record.
+    pub fn apdu(&self, r: ApduRecord) {
+        self.lock().apdus.push(r);
+    }
+
+    /// Number of arrows so far.
+    pub fn arrow_count(&self) -> usize {
+        self.lock().arrows.len()
+    }
+
+    /// Arrows from index `from` on.
+    pub fn arrows_since(&self, from: usize) -> Vec<Arrow> {
+        self.lock().arrows.get(from..).unwrap_or_default().to_vec()
+    }
+
+    /// All arrows.
+    pub fn arrows(&self) -> Vec<Arrow> {
+        self.lock().arrows.clone()
+    }
+
+    /// All APDU records.
+    pub fn apdus(&self) -> Vec<ApduRecord> {
+        self.lock().apdus.clone()
+    }
+}

@@ -1,0 +1,195 @@
+//! A handset's card slot: a [`CardReader`] whose card can be inserted and removed
+//! between sessions, and which writes every exchange to the world's log.
+//!
+//! The terminal keeps its reader for its whole life, so the slot is that reader; the
+//! card in it changes. A simulated card is an [`applet::card::Card`] behind
+//! [`SimulatedUicc`] in a [`SharedCard`], so the same card object (and its NVM) moves
+//! from handset to handset.
+
+use applet::wire::apdu::StatusWord;
+use handset_sim::reader::sim::SimulatedReader;
+use handset_sim::reader::{CardReader, ReaderError, Result};
+use handset_sim::terminal::uicc::{CardClock, SharedCard, SimulatedUicc};
+use handset_sim::trace::decode::Decoder;
+use handset_sim::trace::{Event, Exchange};
+
+use super::event::{ApduRecord, Arrow, Lane, Sink};
+
+/// A simulated card as the world holds it.
+pub type SimCard = SharedCard<SimulatedUicc>;
+
+/// The slot reader (see the module docs).
+pub struct CardSlot {
+    name: String,
+    handset: String,
+    card: Option<(String, SimulatedReader<SimCard>)>,
+    clock: CardClock,
+    sink: Sink,
+    decoder: Decoder,
+}
+
+impl std::fmt::Debug for CardSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardSlot")
+            .field("handset", &self.handset)
+            .field("card", &self.card.as_ref().map(|(n, _)| n))
+            .finish()
+    }
+}
+
+impl CardSlot {
+    /// An empty slot of `handset`.
+    pub fn new(handset: &str, clock: CardClock, sink: Sink) -> Self {
+        CardSlot {
+            name: format!("{handset} slot"),
+            handset: handset.to_owned(),
+            card: None,
+            clock,
+            sink,
+            decoder: Decoder::new(),
+        }
+    }
+
+    /// Inserts `card` (named `name`); the slot must be empty.
+    pub fn insert(&mut self, name: &str, card: SimCard) {
+        self.card = Some((
+            name.to_owned(),
+            SimulatedReader::with_name(&self.name, card),
+        ));
+        self.decoder = Decoder::new();
+    }
+
+    /// Takes the card out (powering it off first if needed).
+    pub fn remove(&mut self) -> Option<(String, SimCard)> {
+        let (name, mut reader) = self.card.take()?;
+        if reader.is_powered() {
+            reader.power_off();
+            self.sink.apdu(ApduRecord::PowerOff {
+                t_ms: self.clock.now_ms(),
+                card: name.clone(),
+            });
+        }
+        Some((name, reader.into_card()))
+    }
+
+    /// Name of the card in the slot.
+    pub fn card_name(&self) -> Option<&str> {
+        self.card.as_ref().map(|(n, _)| n.as_str())
+    }
+
+    /// Whether the card in the slot is powered.
+    pub fn is_powered(&self) -> bool {
+        self.card.as_ref().is_some_and(|(_, r)| r.is_powered())
+    }
+
+    fn label(&mut self, command: &[u8], response: &[u8]) -> String {
+        let mut out = Vec::new();
+        self.decoder.summary(
+            &Event::Exchange(Exchange {
+                command,
+                response: Some(response),
+            }),
+            &mut out,
+        );
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// An idle STATUS answered `90 00`: kept in the APDU trace, left off the ladder.
+fn is_idle_poll(command: &[u8], response: &[u8]) -> bool {
+    command.get(1) == Some(&0xF2) && response.ends_with(&[0x90, 0x00])
+}
+
+impl CardReader for CardSlot {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn power_on(&mut self) -> Result<Vec<u8>> {
+        let t_ms = self.clock.now_ms();
+        let (name, reader) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
+        let atr = reader.power_on()?;
+        self.sink.apdu(ApduRecord::PowerOn {
+            t_ms,
+            card: name.clone(),
+            atr: atr.clone(),
+        });
+        self.sink.arrow(Arrow {
+            t_ms,
+            from: Lane::Card,
+            to: Lane::Handset,
+            actor: name.clone(),
+            label: "ATR (cold reset)".into(),
+            detail: vec![format!("ATR {}", hex::encode_upper(&atr))],
+            raw_hex: hex::encode_upper(&atr),
+        });
+        self.decoder = Decoder::new();
+        Ok(atr)
+    }
+
+    fn reset(&mut self) -> Result<Vec<u8>> {
+        let (_, reader) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
+        reader.reset()
+    }
+
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        let t_ms = self.clock.now_ms();
+        let (name, reader) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
+        let name = name.clone();
+        let rsp = reader.transmit(apdu);
+        let response = rsp.as_ref().map(Vec::clone).unwrap_or_default();
+        self.sink.apdu(ApduRecord::Exchange {
+            t_ms,
+            card: name.clone(),
+            handset: self.handset.clone(),
+            command: apdu.to_vec(),
+            response: response.clone(),
+        });
+        if !is_idle_poll(apdu, &response) {
+            let summary = self.label(apdu, &response);
+            let fetch = apdu.get(1) == Some(&0x12);
+            let (from, to) = if fetch {
+                (Lane::Card, Lane::Handset)
+            } else {
+                (Lane::Handset, Lane::Card)
+            };
+            let sw = match response.last_chunk::<2>() {
+                Some([a, b]) => {
+                    let sw = StatusWord::from_bytes(*a, *b);
+                    format!("{:04X} {}", sw.0, sw.description())
+                }
+                None => "no response".into(),
+            };
+            let mut raw = apdu.to_vec();
+            raw.extend_from_slice(&response);
+            self.sink.arrow(Arrow {
+                t_ms,
+                from,
+                to,
+                actor: name,
+                label: summary.chars().take(72).collect(),
+                detail: vec![
+                    summary,
+                    format!("C-APDU {}", hex::encode_upper(apdu)),
+                    format!("R-APDU {}", hex::encode_upper(&response)),
+                    format!("SW {sw}"),
+                ],
+                raw_hex: hex::encode_upper(raw),
+            });
+        }
+        rsp
+    }
+
+    fn power_off(&mut self) {
+        let t_ms = self.clock.now_ms();
+        if let Some((name, reader)) = self.card.as_mut()
+            && reader.is_powered()
+        {
+            reader.power_off();
+            self.sink.apdu(ApduRecord::PowerOff {
+                t_ms,
+                card: name.clone(),
+            });
+        }
+    }
+}
