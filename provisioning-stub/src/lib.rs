@@ -11,16 +11,24 @@
 //! - [`report`]: settlement per operator and per manufacturer for a period;
 //! - [`keys`]: the manufacturer-signed device key (Ed25519, bound to IMEI + APN settings);
 //! - [`manufacturer`]: the manufacturer key server (HTTPS, mutual TLS) and its client;
-//! - [`smpp`]: the SMPP 3.4 ESME session (bind, enquire_link, window, reconnect).
-//!
-//! Not built yet: the `serve` daemon that ties these together (issue 5).
+//! - [`smpp`]: the SMPP 3.4 ESME session (bind, enquire_link, window, reconnect);
+//! - [`cp`]: the OMA CP reply (document, WSP push with SEC/MAC, SMS segments);
+//! - [`confirmation`]: the handset's provisioning report (`IMTC`);
+//! - [`config`], [`pipeline`], [`metrics`], [`serve`]: the `serve` daemon that ties
+//!   these together (issue 5).
 
 pub mod billing;
+pub mod config;
+pub mod confirmation;
+pub mod cp;
 pub mod devices;
 pub mod inventory;
 pub mod keys;
 pub mod manufacturer;
+pub mod metrics;
+pub mod pipeline;
 pub mod policy;
 pub mod report;
+pub mod serve;
 pub mod smpp;
 pub mod store;

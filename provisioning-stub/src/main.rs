@@ -4,6 +4,7 @@
 //! provisioning-stub [--database URL] import-tac FILE
 //! provisioning-stub [--database URL] import-cards FILE
 //! provisioning-stub [--database URL] report --from YYYY-MM-DD --to YYYY-MM-DD [--csv]
+//! provisioning-stub [--database URL] serve --config stub.toml
 //! ```
 //!
 //! `--database`: a SQLite file path (or `sqlite:PATH`), default `provisioning-stub.db`,
@@ -27,9 +28,10 @@ use provisioning_stub::store::{AnyStore, Store};
     about = "imeitrack provisioning server stub"
 )]
 struct Cli {
-    /// Database: SQLite file path (or sqlite:PATH), or postgres://… URL.
-    #[arg(long, global = true, default_value = "provisioning-stub.db")]
-    database: String,
+    /// Database: SQLite file path (or sqlite:PATH), or postgres://… URL
+    /// [default: the config file's `database`, else provisioning-stub.db].
+    #[arg(long, global = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -58,7 +60,15 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Run the provisioning server: SMPP ESME, registrations, OMA CP pushes, metrics.
+    Serve {
+        /// Configuration file (TOML, format: docs/stub.md).
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
+
+const DEFAULT_DATABASE: &str = "provisioning-stub.db";
 
 fn parse_date(s: &str) -> Result<Date, String> {
     Date::parse(s)
@@ -66,7 +76,8 @@ fn parse_date(s: &str) -> Result<Date, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    let result = run(Cli::parse()).await;
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("provisioning-stub: {e:#}");
@@ -76,10 +87,21 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Serve { config } = &cli.command {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+        return serve(cli.database.clone(), config).await;
+    }
+    let database = cli.database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
     match cli.command {
         Command::ImportTac { file } => {
             let devices = read_devices_csv(&file)?;
-            let store = open(&cli.database).await?;
+            let store = open(&database).await?;
             let s = store.import_devices(&devices).await?;
             println!(
                 "{}: {} device models imported ({} new, {} updated)",
@@ -91,7 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ImportCards { file } => {
             let cards = read_cards_csv(&file)?;
-            let store = open(&cli.database).await?;
+            let store = open(&database).await?;
             let s = store.import_cards(&cards).await?;
             println!(
                 "{}: {} cards imported ({} new, {} updated)",
@@ -103,7 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Report { from, to, csv } => {
             anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
-            let store = open(&cli.database).await?;
+            let store = open(&database).await?;
             let settlement = report(&store, Period { from, to }).await?;
             if csv {
                 print!("{}", settlement.to_csv());
@@ -111,7 +133,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", settlement.to_table());
             }
         }
+        Command::Serve { config } => serve(Some(database), &config).await?,
     }
+    Ok(())
+}
+
+/// `serve`: loads the configuration, opens the store, binds the admin port and runs
+/// until SIGTERM or Ctrl-C.
+async fn serve(database: Option<String>, config: &std::path::Path) -> anyhow::Result<()> {
+    use provisioning_stub::config::StubConfig;
+    use provisioning_stub::metrics::Metrics;
+    let config = StubConfig::load(config)?;
+    let url = database
+        .or_else(|| config.database.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+    let store = open(&url).await?;
+    let admin = tokio::net::TcpListener::bind(config.admin_listen)
+        .await
+        .with_context(|| format!("admin port {}", config.admin_listen))?;
+    // The bound address on stdout, so a supervisor (or a test) using port 0 finds it.
+    println!("admin listening on {}", admin.local_addr()?);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+        }
+    };
+    provisioning_stub::serve::run(
+        &config,
+        store,
+        admin,
+        std::sync::Arc::new(Metrics::default()),
+        shutdown,
+    )
+    .await?;
     Ok(())
 }
 

@@ -272,6 +272,49 @@ pub struct NewDelivery {
     pub message_ids: Vec<String>,
 }
 
+/// Where provisioning of an accepted registration stopped (table
+/// `provisioning_failures`; the registration itself stays `accepted`, its counter used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureStage {
+    /// The policy refused the device (`unknown_tac = "reject"`) or its inputs were bad.
+    Policy,
+    /// No device key could be obtained (no source configured, manufacturer unreachable,
+    /// certificate wrong, answer invalid…).
+    Key,
+    /// The OMA CP document or push could not be built.
+    Payload,
+    /// The SMSC did not take the push.
+    Submit,
+    /// The handset reported that it refused the settings (IMTC report).
+    Handset,
+}
+
+impl FailureStage {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureStage::Policy => "policy",
+            FailureStage::Key => "key",
+            FailureStage::Payload => "payload",
+            FailureStage::Submit => "submit",
+            FailureStage::Handset => "handset",
+        }
+    }
+}
+
+/// A recorded provisioning failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisioningFailure {
+    /// The accepted registration whose provisioning failed.
+    pub registration_id: RegistrationId,
+    /// Where.
+    pub stage: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: Timestamp,
+}
+
 /// A stored ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
@@ -431,6 +474,26 @@ pub trait Store: Send + Sync {
         from: Timestamp,
         to: Timestamp,
     ) -> impl Future<Output = Result<Vec<LedgerEntry>>> + Send;
+
+    /// Records why provisioning of an accepted registration stopped.
+    fn record_failure(
+        &self,
+        failure: &ProvisioningFailure,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The failures recorded for a registration, oldest first.
+    fn failures(
+        &self,
+        registration_id: RegistrationId,
+    ) -> impl Future<Output = Result<Vec<ProvisioningFailure>>> + Send;
+
+    /// The accepted registration of a card with this counter, and its key issuance if
+    /// one was recorded (a handset's confirmation names the registration this way).
+    fn accepted_registration(
+        &self,
+        iccid: &Iccid,
+        counter: u64,
+    ) -> impl Future<Output = Result<Option<(RegistrationId, Option<Issuance>)>>> + Send;
 }
 
 /// A store chosen at run time from a `--database` value.
@@ -535,6 +598,19 @@ impl Store for AnyStore {
     }
     async fn ledger_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<LedgerEntry>> {
         dispatch!(self, s => s.ledger_between(from, to))
+    }
+    async fn record_failure(&self, f: &ProvisioningFailure) -> Result<()> {
+        dispatch!(self, s => s.record_failure(f))
+    }
+    async fn failures(&self, id: RegistrationId) -> Result<Vec<ProvisioningFailure>> {
+        dispatch!(self, s => s.failures(id))
+    }
+    async fn accepted_registration(
+        &self,
+        iccid: &Iccid,
+        counter: u64,
+    ) -> Result<Option<(RegistrationId, Option<Issuance>)>> {
+        dispatch!(self, s => s.accepted_registration(iccid, counter))
     }
 }
 

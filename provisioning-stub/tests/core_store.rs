@@ -13,7 +13,7 @@ use provisioning_stub::inventory::{Card, Iccid, Imsi, Msisdn, RegistrationKey};
 use provisioning_stub::report::{self, Period};
 use provisioning_stub::store::{
     AnyStore, IssuanceId, KeySource, NewDelivery, NewIssuance, NewRegistration,
-    RegistrationOutcome, Store, Timestamp, Verification,
+    ProvisioningFailure, RegistrationOutcome, Store, Timestamp, Verification,
 };
 
 const ICCID: &str = "8944500100000000012";
@@ -547,6 +547,48 @@ async fn race(a: AnyStore, b: AnyStore) {
 
 // ------------------------------------------------------------------ backends
 
+/// Provisioning failures are kept per registration; a confirmation finds its
+/// registration (and issuance) by card and counter.
+async fn failures_and_lookup(a: AnyStore, b: AnyStore) {
+    a.import_cards(&[card()]).await.unwrap();
+    let RegistrationOutcome::Accepted(reg) = a
+        .record_registration(&registration(5, b"five"))
+        .await
+        .unwrap()
+    else {
+        panic!("not accepted")
+    };
+    assert_eq!(
+        b.accepted_registration(&iccid(), 5).await.unwrap(),
+        Some((reg, None))
+    );
+    assert_eq!(b.accepted_registration(&iccid(), 4).await.unwrap(), None);
+    let f = ProvisioningFailure {
+        registration_id: reg,
+        stage: "key".into(),
+        reason: "manufacturer unreachable".into(),
+        at: Timestamp(1_000),
+    };
+    a.record_failure(&f).await.unwrap();
+    assert_eq!(b.failures(reg).await.unwrap(), vec![f]);
+    let iss = b
+        .record_issuance(&NewIssuance {
+            registration_id: Some(reg),
+            iccid: ICCID.into(),
+            imei: "490154203237518".into(),
+            operator: Some("op".into()),
+            manufacturer: None,
+            source: KeySource::Local,
+            issued_at: Timestamp(2_000),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        a.accepted_registration(&iccid(), 5).await.unwrap(),
+        Some((reg, Some(iss)))
+    );
+}
+
 macro_rules! cases {
     ($m:ident) => {
         $m!(cards_and_devices);
@@ -554,6 +596,7 @@ macro_rules! cases {
         $m!(ledger_exactly_once);
         $m!(report_known_amounts);
         $m!(race);
+        $m!(failures_and_lookup);
     };
 }
 
@@ -588,13 +631,13 @@ mod sqlite {
         let s = provisioning_stub::store::SqliteStore::open(&path)
             .await
             .unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 1);
+        assert_eq!(s.schema_version().await.unwrap(), 2);
         drop(s);
         // Reopening applies nothing twice.
         let s = provisioning_stub::store::SqliteStore::open(&path)
             .await
             .unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 1);
+        assert_eq!(s.schema_version().await.unwrap(), 2);
         // The database header says WAL: bytes 18 and 19 (read/write format versions)
         // are 2 in WAL mode (SQLite database file format, §1.3 "The Database Header").
         let header = std::fs::read(&path).unwrap();
@@ -639,7 +682,7 @@ mod postgres {
             provisioning_stub::store::PostgresStore::connect(&url),
             provisioning_stub::store::PostgresStore::connect(&url)
         );
-        assert_eq!(x.unwrap().schema_version().await.unwrap(), 1);
-        assert_eq!(y.unwrap().schema_version().await.unwrap(), 1);
+        assert_eq!(x.unwrap().schema_version().await.unwrap(), 2);
+        assert_eq!(y.unwrap().schema_version().await.unwrap(), 2);
     }
 }

@@ -23,7 +23,7 @@ use super::{
     UnknownTac, Verification, card_from_parts, counter_from_sql, counter_to_sql, device_from_parts,
     issuance_from_parts, ledger_from_parts, registration_parts,
 };
-use super::{Pending, RegistrationOutcome, check_entries};
+use super::{Pending, ProvisioningFailure, RegistrationOutcome, check_entries};
 use crate::billing::NewLedgerEntry;
 use crate::devices::{DeviceModel, Imei, Tac};
 use crate::inventory::{Card, Iccid};
@@ -585,5 +585,61 @@ impl Store for PostgresStore {
             )
             .await?;
         rows.iter().map(ledger_row).collect()
+    }
+
+    async fn record_failure(&self, f: &ProvisioningFailure) -> Result<()> {
+        let c = self.client.lock().await;
+        c.execute(
+            "INSERT INTO provisioning_failures (registration_id, stage, reason, failed_at)
+             VALUES ($1, $2, $3, $4)",
+            &[&f.registration_id.0, &f.stage, &f.reason, &f.at.0],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn failures(&self, id: RegistrationId) -> Result<Vec<ProvisioningFailure>> {
+        let c = self.client.lock().await;
+        let rows = c
+            .query(
+                "SELECT stage, reason, failed_at FROM provisioning_failures
+                 WHERE registration_id = $1 ORDER BY id",
+                &[&id.0],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProvisioningFailure {
+                    registration_id: id,
+                    stage: r.try_get(0)?,
+                    reason: r.try_get(1)?,
+                    at: Timestamp(r.try_get(2)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn accepted_registration(
+        &self,
+        iccid: &Iccid,
+        counter: u64,
+    ) -> Result<Option<(RegistrationId, Option<Issuance>)>> {
+        let counter = counter_to_sql(counter)?;
+        let c = self.client.lock().await;
+        let row = c
+            .query_opt(
+                "SELECT id FROM registrations
+                 WHERE iccid = $1 AND counter = $2 AND outcome = 'accepted'",
+                &[&iccid.as_str(), &counter],
+            )
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let id: i64 = r.try_get(0)?;
+                let issuance = issuance_row(&*c, "registration_id = $1", id).await?;
+                Ok(Some((RegistrationId(id), issuance)))
+            }
+        }
     }
 }

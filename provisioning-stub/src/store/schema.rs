@@ -6,10 +6,11 @@
 pub(crate) type Migration = (i64, &'static str, &'static str);
 
 /// SQLite (3.35+ for `RETURNING`; the bundled library is newer).
-pub(crate) const SQLITE: &[Migration] = &[(
-    1,
-    "initial",
-    r#"
+pub(crate) const SQLITE: &[Migration] = &[
+    (
+        1,
+        "initial",
+        r#"
 CREATE TABLE cards (
     iccid        TEXT PRIMARY KEY,
     imsi         TEXT NOT NULL UNIQUE,
@@ -86,14 +87,30 @@ CREATE TABLE ledger (
 );
 CREATE INDEX ledger_recorded_at ON ledger (recorded_at);
 "#,
-)];
+    ),
+    (
+        2,
+        "provisioning failures",
+        r#"
+CREATE TABLE provisioning_failures (
+    id              INTEGER PRIMARY KEY,
+    registration_id INTEGER NOT NULL REFERENCES registrations (id),
+    stage           TEXT NOT NULL CHECK (stage IN ('policy', 'key', 'payload', 'submit', 'handset')),
+    reason          TEXT NOT NULL,
+    failed_at       INTEGER NOT NULL
+);
+CREATE INDEX provisioning_failures_registration ON provisioning_failures (registration_id);
+"#,
+    ),
+];
 
 /// PostgreSQL (11+).
 #[cfg(feature = "postgres")]
-pub(crate) const POSTGRES: &[Migration] = &[(
-    1,
-    "initial",
-    r#"
+pub(crate) const POSTGRES: &[Migration] = &[
+    (
+        1,
+        "initial",
+        r#"
 CREATE TABLE cards (
     iccid        TEXT PRIMARY KEY,
     imsi         TEXT NOT NULL UNIQUE,
@@ -170,4 +187,19 @@ CREATE TABLE ledger (
 );
 CREATE INDEX ledger_recorded_at ON ledger (recorded_at);
 "#,
-)];
+    ),
+    (
+        2,
+        "provisioning failures",
+        r#"
+CREATE TABLE provisioning_failures (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    registration_id BIGINT NOT NULL REFERENCES registrations (id),
+    stage           TEXT NOT NULL CHECK (stage IN ('policy', 'key', 'payload', 'submit', 'handset')),
+    reason          TEXT NOT NULL,
+    failed_at       BIGINT NOT NULL
+);
+CREATE INDEX provisioning_failures_registration ON provisioning_failures (registration_id);
+"#,
+    ),
+];

@@ -10,15 +10,16 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::schema::{Migration, SQLITE};
 use super::{
     CardRecord, Confirmation, DEVICE_COLUMNS, DeliveryId, ISSUANCE_COLUMNS, ImportSummary,
     Issuance, IssuanceId, LEDGER_COLUMNS, LedgerEntry, NewDelivery, NewIssuance, NewRegistration,
-    Pending, RegistrationId, RegistrationOutcome, RegistrationRecord, Result, Store, StoreError,
-    Timestamp, UnknownTac, Verification, card_from_parts, check_entries, counter_from_sql,
-    counter_to_sql, device_from_parts, issuance_from_parts, ledger_from_parts, registration_parts,
+    Pending, ProvisioningFailure, RegistrationId, RegistrationOutcome, RegistrationRecord, Result,
+    Store, StoreError, Timestamp, UnknownTac, Verification, card_from_parts, check_entries,
+    counter_from_sql, counter_to_sql, device_from_parts, issuance_from_parts, ledger_from_parts,
+    registration_parts,
 };
 use crate::billing::NewLedgerEntry;
 use crate::devices::{DeviceModel, Imei, Tac};
@@ -27,11 +28,43 @@ use crate::inventory::{Card, Iccid};
 /// How long a writer waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A SQLite store handle; clones share one connection. Open the same file twice to get
-/// two independent connections (as two stub processes would).
+/// Most write jobs committed together in one transaction (group commit).
+const MAX_BATCH: usize = 1024;
+
+/// A SQLite store handle. Clones share one read connection and one writer thread. Open
+/// the same file twice to get independent connections (as two stub processes would).
+///
+/// **Group commit.** Every write method becomes a job for the handle's writer thread,
+/// which owns its own connection. The writer takes every job queued at that moment (up
+/// to [`MAX_BATCH`]), runs each inside its own `SAVEPOINT` of one `BEGIN IMMEDIATE`
+/// transaction (a failing job is rolled back alone), commits once — one WAL fsync for
+/// the whole batch under `synchronous=FULL` — and only then answers the jobs. So a
+/// write's future still resolves `Ok` only once the change is durable, but a thousand
+/// concurrent writers cost one fsync instead of a thousand.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    writer: std::sync::mpsc::Sender<Job>,
+}
+
+/// Runs after the batch commit with the commit's result.
+type Finish = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
+/// A write job: runs inside the batch transaction; `true` if it succeeded (its savepoint
+/// is kept), `false` to roll its savepoint back.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
+
+fn configure(conn: &Connection, path: &Path) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Invalid(format!(
+            "{}: SQLite refused WAL mode (got {mode})",
+            path.display()
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -47,19 +80,18 @@ impl SqliteStore {
     /// [`SqliteStore::open`] for synchronous callers (not on an async runtime thread).
     pub fn open_blocking(path: &Path) -> Result<SqliteStore> {
         let mut conn = Connection::open(path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Invalid(format!(
-                "{}: SQLite refused WAL mode (got {mode})",
-                path.display()
-            )));
-        }
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        configure(&conn, path)?;
         migrate(&mut conn, SQLITE)?;
+        let wconn = Connection::open(path)?;
+        configure(&wconn, path)?;
+        let (writer, jobs) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(wconn, jobs))
+            .map_err(|e| StoreError::Task(format!("writer thread: {e}")))?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            writer,
         })
     }
 
@@ -90,18 +122,101 @@ impl SqliteStore {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
+    /// Queues `f` for the writer thread; resolves once the batch holding it committed.
     async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let v = f(&tx)?;
-            tx.commit()?;
-            Ok(v)
-        })
-        .await
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let finish: Finish = Box::new(move |commit| {
+                let _ = reply.send(match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Task(format!("commit failed: {e}"))),
+                });
+            });
+            (ok, finish)
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| StoreError::Task("writer thread gone".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Task("writer thread dropped the job".into()))?
     }
+}
+
+/// The writer thread: batches queued jobs into one transaction each; ends when every
+/// handle is dropped (after finishing what was queued).
+fn writer_loop(mut conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let finishes = run_batch(&mut conn, batch);
+        match finishes {
+            Ok(finishes) => finishes.into_iter().for_each(|f| f(Ok(()))),
+            Err((e, finishes)) => finishes.into_iter().for_each(|f| f(Err(e.clone()))),
+        }
+    }
+}
+
+type BatchResult = std::result::Result<Vec<Finish>, (String, Vec<Finish>)>;
+
+fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> BatchResult {
+    let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            // Nothing ran: every job learns the error.
+            let msg = e.to_string();
+            for job in batch {
+                let (_, f) = fail_job(job, &msg);
+                finishes.push(f);
+            }
+            return Err((msg, finishes));
+        }
+    };
+    for job in batch {
+        match tx.savepoint() {
+            Ok(mut sp) => {
+                let (ok, f) = job(&sp);
+                finishes.push(f);
+                if !ok {
+                    sp.set_drop_behavior(rusqlite::DropBehavior::Rollback);
+                } else {
+                    sp.set_drop_behavior(rusqlite::DropBehavior::Commit);
+                }
+                if let Err(e) = sp.finish() {
+                    let msg = e.to_string();
+                    return Err((msg, finishes));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let (_, f) = fail_job(job, &msg);
+                finishes.push(f);
+                return Err((msg, finishes));
+            }
+        }
+    }
+    match tx.commit() {
+        Ok(()) => Ok(finishes),
+        Err(e) => Err((e.to_string(), finishes)),
+    }
+}
+
+/// A job that cannot run: dropping it drops its reply sender, so its caller gets an
+/// error ("writer thread dropped the job") rather than waiting forever.
+fn fail_job(job: Job, _why: &str) -> (bool, Finish) {
+    drop(job);
+    (false, Box::new(|_| {}))
 }
 
 fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
@@ -164,7 +279,7 @@ fn ledger_rows(
     Ok(out)
 }
 
-fn insert_ledger(tx: &Transaction<'_>, entries: &[NewLedgerEntry]) -> Result<Vec<LedgerEntry>> {
+fn insert_ledger(tx: &Connection, entries: &[NewLedgerEntry]) -> Result<Vec<LedgerEntry>> {
     let mut inserted = Vec::new();
     for e in entries {
         let id: Option<i64> = tx
@@ -621,6 +736,65 @@ impl Store for SqliteStore {
                 ),
                 [from.0, to.0],
             )
+        })
+        .await
+    }
+
+    async fn record_failure(&self, f: &ProvisioningFailure) -> Result<()> {
+        let f = f.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO provisioning_failures (registration_id, stage, reason, failed_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![f.registration_id.0, f.stage, f.reason, f.at.0],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn failures(&self, id: RegistrationId) -> Result<Vec<ProvisioningFailure>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT stage, reason, failed_at FROM provisioning_failures
+                 WHERE registration_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([id.0], |r| {
+                Ok(ProvisioningFailure {
+                    registration_id: id,
+                    stage: r.get(0)?,
+                    reason: r.get(1)?,
+                    at: Timestamp(r.get(2)?),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn accepted_registration(
+        &self,
+        iccid: &Iccid,
+        counter: u64,
+    ) -> Result<Option<(RegistrationId, Option<Issuance>)>> {
+        let iccid = iccid.as_str().to_owned();
+        let counter = counter_to_sql(counter)?;
+        self.run(move |c| {
+            let id: Option<i64> = c
+                .query_row(
+                    "SELECT id FROM registrations
+                     WHERE iccid = ?1 AND counter = ?2 AND outcome = 'accepted'",
+                    params![iccid, counter],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match id {
+                None => Ok(None),
+                Some(id) => Ok(Some((
+                    RegistrationId(id),
+                    issuance_row(c, "registration_id = ?1", id)?,
+                ))),
+            }
         })
         .await
     }
