@@ -264,7 +264,7 @@ impl WorldBuilder {
                 iccid,
                 key: spec.personalisation.applet.key,
                 in_handset: None,
-                power_cut: None,
+                pending_cut: None,
             };
             if cards.insert(name.clone(), state).is_some() {
                 return Err(WorldError::Build(format!("card {name} given twice")));
@@ -334,8 +334,8 @@ struct CardState {
     iccid: String,
     key: [u8; 16],
     in_handset: Option<String>,
-    /// NVM write count at which a scheduled cut was armed (for the arrow).
-    power_cut: Option<u32>,
+    /// A cut to arm at the card's next cold reset, while it is in no handset.
+    pending_cut: Option<(u32, usize)>,
 }
 
 struct HandsetState {
@@ -564,8 +564,12 @@ impl World {
             });
         }
         let t = self.now_ms();
+        let cut = self.cards.get_mut(card).and_then(|c| c.pending_cut.take());
         let h = self.handset_mut(handset)?;
         h.terminal.reader_mut().insert(card, sim);
+        if let Some((nth, torn)) = cut {
+            h.terminal.reader_mut().cut_after_power_on(nth, torn);
+        }
         h.terminal
             .network_mut()
             .set_subscriber(Some((card, msisdn.as_str())));
@@ -600,10 +604,12 @@ impl World {
         let t = self.now_ms();
         self.stop_card(&handset)?;
         let h = self.handset_mut(&handset)?;
+        let cut = h.terminal.reader_mut().take_pending_cut();
         h.terminal.reader_mut().remove();
         h.terminal.network_mut().set_subscriber(None);
         if let Some(c) = self.cards.get_mut(card) {
             c.in_handset = None;
+            c.pending_cut = cut;
         }
         self.sink.spec(
             t,
@@ -709,11 +715,13 @@ impl World {
         Ok(())
     }
 
-    /// Arms a power cut of `card` at its `nth` NVM write from now (1 = the next
-    /// write), tearing that write after `torn_bytes` bytes (`applet::card::nvm::Nvm::
-    /// cut_power_at`). When the cut happens the handset loses the card (as when the
-    /// battery is pulled): it is switched off and leaves the network; the next
-    /// [`World::power_on`] restarts the card, whose NVM recovery runs then.
+    /// Arms a power cut of `card` at its `nth` NVM write (1 = the next), tearing that
+    /// write after `torn_bytes` bytes (`applet::card::nvm::Nvm::cut_power_at`). A powered
+    /// card is armed now; an unpowered one right after its next cold reset (power coming
+    /// back clears a scheduled cut, so arming earlier would be lost). When the cut
+    /// happens the handset loses the card, as when the battery is pulled: it is switched
+    /// off and leaves the network; the next [`World::power_on`] restarts the card and its
+    /// NVM recovery runs then.
     pub fn cut_power_at_write(
         &mut self,
         card: &str,
@@ -721,28 +729,33 @@ impl World {
         torn_bytes: usize,
     ) -> Result<(), WorldError> {
         let t = self.now_ms();
-        let c = self
-            .cards
-            .get_mut(card)
-            .ok_or_else(|| WorldError::UnknownCard(card.to_owned()))?;
-        let at = {
-            let mut uicc = c.card.lock();
-            let nvm = uicc.card_mut().store_mut().nvm_mut();
-            let at = nvm.writes().saturating_add(nth.max(1) - 1);
-            nvm.cut_power_at(at, torn_bytes);
-            at
-        };
-        c.power_cut = Some(at);
-        self.sink.spec(
-            t,
-            card,
-            ArrowSpec::new(
-                Lane::Card,
-                Lane::Card,
-                format!("power cut armed at NVM write {at}"),
-            )
-            .line(format!("torn after {torn_bytes} bytes")),
-        );
+        let c = self.card(card)?;
+        let sim = c.card.clone();
+        match c.in_handset.clone() {
+            Some(h) if self.handset(&h)?.terminal.reader().is_powered() => {
+                let at = slot::arm_cut(&sim, nth, torn_bytes);
+                self.sink.spec(
+                    t,
+                    card,
+                    ArrowSpec::new(
+                        Lane::Card,
+                        Lane::Card,
+                        format!("power cut armed at NVM write {at}"),
+                    )
+                    .line(format!("torn after {torn_bytes} bytes")),
+                );
+            }
+            Some(h) => self
+                .handset_mut(&h)?
+                .terminal
+                .reader_mut()
+                .cut_after_power_on(nth, torn_bytes),
+            None => {
+                if let Some(c) = self.cards.get_mut(card) {
+                    c.pending_cut = Some((nth, torn_bytes));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -1306,9 +1319,6 @@ impl World {
             if let Some(h) = self.handsets.get_mut(&handset) {
                 h.powered = false;
             }
-            if let Some(c) = self.cards.get_mut(&card) {
-                c.power_cut = None;
-            }
         }
     }
 
@@ -1329,10 +1339,6 @@ impl World {
                 SmscEvent::Expired { message_id } => format!("expired, message_id {message_id}"),
                 SmscEvent::BindRefused { system_id, reason } => {
                     format!("bind refused for {system_id}: {reason}")
-                }
-                SmscEvent::MoUnanswered { from } => format!("MO from {from} unanswered"),
-                SmscEvent::MoRejected { from, cause } => {
-                    format!("MO from {from}: RP-ERROR cause {}", cause.0)
                 }
                 _ => continue,
             };

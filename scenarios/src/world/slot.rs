@@ -26,6 +26,7 @@ pub struct CardSlot {
     clock: CardClock,
     sink: Sink,
     decoder: Decoder,
+    pending_cut: Option<(u32, usize)>,
 }
 
 impl std::fmt::Debug for CardSlot {
@@ -47,6 +48,7 @@ impl CardSlot {
             clock,
             sink,
             decoder: Decoder::new(),
+            pending_cut: None,
         }
     }
 
@@ -72,6 +74,19 @@ impl CardSlot {
         Some((name, reader.into_card()))
     }
 
+    /// Arms a power cut of the card in the slot at its `nth` NVM write (1 = next)
+    /// counted from the next cold reset (a cold reset clears any cut scheduled
+    /// before it, as power coming back does), tearing that write after `torn_bytes`.
+    pub fn cut_after_power_on(&mut self, nth: u32, torn_bytes: usize) {
+        self.pending_cut = Some((nth, torn_bytes));
+    }
+
+    /// Takes a cut armed with [`CardSlot::cut_after_power_on`] that has not fired yet
+    /// (the card leaves the slot).
+    pub fn take_pending_cut(&mut self) -> Option<(u32, usize)> {
+        self.pending_cut.take()
+    }
+
     /// Name of the card in the slot.
     pub fn card_name(&self) -> Option<&str> {
         self.card.as_ref().map(|(n, _)| n.as_str())
@@ -93,6 +108,16 @@ impl CardSlot {
         );
         String::from_utf8_lossy(&out).into_owned()
     }
+}
+
+/// Schedules a cut at the `nth` write from now (1 = next); returns the absolute write
+/// number ([`applet::card::nvm::Nvm::cut_power_at`]).
+pub fn arm_cut(card: &SimCard, nth: u32, torn_bytes: usize) -> u32 {
+    let mut uicc = card.lock();
+    let nvm = uicc.card_mut().store_mut().nvm_mut();
+    let at = nvm.writes().saturating_add(nth.max(1) - 1);
+    nvm.cut_power_at(at, torn_bytes);
+    at
 }
 
 /// An idle STATUS answered `90 00`: kept in the APDU trace, left off the ladder.
@@ -124,6 +149,20 @@ impl CardReader for CardSlot {
             raw_hex: hex::encode_upper(&atr),
         });
         self.decoder = Decoder::new();
+        if let Some((nth, torn)) = self.pending_cut.take() {
+            let at = arm_cut(reader.card(), nth, torn);
+            self.sink.arrow(Arrow {
+                t_ms,
+                from: Lane::Card,
+                to: Lane::Card,
+                actor: name.clone(),
+                label: format!("power cut armed at NVM write {at}"),
+                detail: vec![format!(
+                    "write {at} torn after {torn} bytes; later writes fail"
+                )],
+                raw_hex: String::new(),
+            });
+        }
         Ok(atr)
     }
 
