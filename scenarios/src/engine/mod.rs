@@ -27,8 +27,8 @@ use provisioning_stub::devices::{Date as DbDate, DeviceModel, Tac as DbTac};
 use provisioning_stub::inventory::{Card as InvCard, Iccid, Imsi, RegistrationKey};
 use provisioning_stub::keys::DeviceKeySigner;
 use provisioning_stub::policy::{
-    DepreciatedModel, Operator as PolicyOperator, Plmn as PolicyPlmn, PolicyConfig,
-    Relationship, UnknownTacHandling,
+    DepreciatedModel, Operator as PolicyOperator, Plmn as PolicyPlmn, PolicyConfig, Relationship,
+    UnknownTacHandling,
 };
 
 use crate::runner::{
@@ -37,8 +37,8 @@ use crate::runner::{
 };
 use crate::runner::{Engine, EngineFactory, EngineOptions};
 use crate::scenario::format::{
-    self, KeySource as FileKeySource, KeySourceExpect, LedgerKind, RegistrationEvent,
-    RejectReason, SessionOutcome, StubVerb, StubWhen,
+    self, KeySource as FileKeySource, KeySourceExpect, LedgerKind, RegistrationEvent, RejectReason,
+    SessionOutcome, StubVerb, StubWhen,
 };
 use crate::scenario::{Action, CutAt, Scenario, Step};
 use crate::world::{self, CardSpec, HandsetSpec, World, WorldBuilder};
@@ -124,14 +124,15 @@ pub struct WorldEngine {
 
 #[derive(Debug, Clone)]
 enum Scheduled {
-    Swap { fleet: String, member: usize, to: usize },
+    Swap {
+        fleet: String,
+        member: usize,
+        to: usize,
+    },
 }
 
 fn plmn_of(p: &crate::scenario::values::Plmn) -> Plmn {
-    let mut out = Plmn::new(
-        p.mcc.parse().unwrap_or(0),
-        p.mnc.parse().unwrap_or(0),
-    );
+    let mut out = Plmn::new(p.mcc.parse().unwrap_or(0), p.mnc.parse().unwrap_or(0));
     out.three_digit_mnc = p.mnc.len() == 3;
     out
 }
@@ -333,7 +334,7 @@ impl WorldEngine {
                 });
             }
         }
-        let mut builder = WorldBuilder::new(seed);
+        let mut builder = WorldBuilder::new(seed).networks(networks);
         let mut inventory = BTreeMap::new();
         let mut iccids = BTreeMap::new();
         // Cards.
@@ -350,10 +351,9 @@ impl WorldEngine {
             for (i, b) in pin.unwrap_or("0000").bytes().take(8).enumerate() {
                 pin1[i] = b;
             }
-            let mnc3 = w
-                .operators
-                .values()
-                .any(|o| imsi.starts_with(&o.plmn.get_ref().digits()) && o.plmn.get_ref().mnc.len() == 3);
+            let mnc3 = w.operators.values().any(|o| {
+                imsi.starts_with(&o.plmn.get_ref().digits()) && o.plmn.get_ref().mnc.len() == 3
+            });
             let mut iccid_ef = [0u8; 10];
             iccid_ef.copy_from_slice(&bcd(iccid, 10));
             let p = Personalisation {
@@ -366,7 +366,8 @@ impl WorldEngine {
                 },
                 msisdn: sms::Address::number(&format!("+{msisdn}")).ok(),
                 applet: AppletConfig {
-                    server: sms::Address::number(&format!("+{STUB_NUMBER}")).map_err(|e| failed(format!("{e:?}")))?,
+                    server: sms::Address::number(&format!("+{STUB_NUMBER}"))
+                        .map_err(|e| failed(format!("{e:?}")))?,
                     smsc: None,
                     retry,
                     enabled: true,
@@ -421,7 +422,10 @@ impl WorldEngine {
                 )));
             }
             let iccid = c.iccid.get_ref().as_str().to_owned();
-            let key = c.registration_key.as_ref().map_or_else(|| key_for(&iccid), |k| k.0);
+            let key = c
+                .registration_key
+                .as_ref()
+                .map_or_else(|| key_for(&iccid), |k| k.0);
             builder = add_card(
                 builder,
                 name,
@@ -446,7 +450,9 @@ impl WorldEngine {
                 .map_or_else(|| m.manufacturer.get_ref().clone(), |x| x.name.clone());
             let h = build_handset(model_id, m, &maker, imei, toolkit.unwrap_or(m.toolkit))?;
             let mut spec = HandsetSpec::new(h);
-            spec.manufacturer_key = signers.get(m.manufacturer.get_ref()).map(|s| s.verifying_key());
+            spec.manufacturer_key = signers
+                .get(m.manufacturer.get_ref())
+                .map(|s| s.verifying_key());
             spec.terminal = TerminalConfig::default();
             Ok::<_, EngineError>(spec)
         };
@@ -455,7 +461,10 @@ impl WorldEngine {
                 .handset_imeis
                 .get(name)
                 .ok_or_else(|| failed(format!("no IMEI for handset {name}")))?;
-            builder = builder.handset(name, model_handset(h.model.get_ref(), imei.as_str(), h.toolkit)?);
+            builder = builder.handset(
+                name,
+                model_handset(h.model.get_ref(), imei.as_str(), h.toolkit)?,
+            );
         }
         // Fleets: cards, first handsets, and one handset per fleet_swap step.
         let mut fleets = BTreeMap::new();
@@ -468,7 +477,9 @@ impl WorldEngine {
             let mut models = vec![f.model.get_ref().clone()];
             let mut swaps = BTreeMap::new();
             for st in &scenario.steps {
-                if let Action::FleetSwap { fleet, to_model, .. } = &st.action
+                if let Action::FleetSwap {
+                    fleet, to_model, ..
+                } = &st.action
                     && fleet == fname
                 {
                     swaps.insert(st.index, models.len());
@@ -500,7 +511,11 @@ impl WorldEngine {
                         .models
                         .get(model)
                         .ok_or_else(|| failed(format!("no model {model}")))?;
-                    let serial = format!("{:06}", (u64::from(i) * 8 + k as u64 + u64::from(fi as u32) * 1_000_000) % 1_000_000);
+                    let serial = format!(
+                        "{:06}",
+                        (u64::from(i) * 8 + k as u64 + u64::from(fi as u32) * 1_000_000)
+                            % 1_000_000
+                    );
                     let body = format!("{}{serial}", m.tac.as_str());
                     let imei = format!("{body}{}", luhn(&body));
                     let hname = format!("{card}/h{k}");
@@ -536,7 +551,10 @@ impl WorldEngine {
             epoch_unix_s: world::clock::DEFAULT_EPOCH_UNIX_S,
             seed,
         };
-        builder = builder.server(STUB_NUMBER, Box::new(HostedStub::new(setup, control.clone())));
+        builder = builder.server(
+            STUB_NUMBER,
+            Box::new(HostedStub::new(setup, control.clone())),
+        );
         let world = builder.build().map_err(failed)?;
         let mut engine = WorldEngine {
             world,
@@ -684,15 +702,25 @@ impl WorldEngine {
     fn do_scheduled(&mut self, what: Scheduled) -> Result<(), EngineError> {
         match what {
             Scheduled::Swap { fleet, member, to } => {
-                let Some(m) = self.fleets.get(&fleet).and_then(|f| f.members.get(member)).cloned()
+                let Some(m) = self
+                    .fleets
+                    .get(&fleet)
+                    .and_then(|f| f.members.get(member))
+                    .cloned()
                 else {
                     return Ok(());
                 };
                 let from = &m.handsets[m.at];
                 self.world.power_off(from).map_err(failed)?;
-                self.world.move_card(&m.card, &m.handsets[to]).map_err(failed)?;
+                self.world
+                    .move_card(&m.card, &m.handsets[to])
+                    .map_err(failed)?;
                 self.world.power_on(&m.handsets[to]).map_err(failed)?;
-                if let Some(mm) = self.fleets.get_mut(&fleet).and_then(|f| f.members.get_mut(member)) {
+                if let Some(mm) = self
+                    .fleets
+                    .get_mut(&fleet)
+                    .and_then(|f| f.members.get_mut(member))
+                {
                     mm.at = to;
                 }
                 self.after_op();
@@ -724,7 +752,9 @@ impl WorldEngine {
                         )));
                     }
                 };
-                self.world.cut_power_at_write(card, nth, 1).map_err(failed)?
+                self.world
+                    .cut_power_at_write(card, nth, 1)
+                    .map_err(failed)?
             }
             Action::Stub(s) => {
                 let down = s.down_for.map_or(0, |d| d.ms);
@@ -765,24 +795,49 @@ impl WorldEngine {
                     .filter(|s| s.registration.is_some())
                     .nth(*nth as usize - 1)
                 else {
-                    return Err(failed(format!("{card} sent fewer than {nth} registrations")));
+                    return Err(failed(format!(
+                        "{card} sent fewer than {nth} registrations"
+                    )));
                 };
-                let (sm, _) = world::link::submit_to_message(&s.tpdu).map_err(|e| failed(format!("{e:?}")))?;
+                let (sm, _) = world::link::submit_to_message(&s.tpdu)
+                    .map_err(|e| failed(format!("{e:?}")))?;
                 let msisdn = self.world.card_msisdn(card).map_err(failed)?;
                 self.world.inject_mo(&msisdn, 0xEE, sm);
             }
-            Action::Forge { card, imei, key_of, counter } => self.forge(card, imei, key_of.as_deref(), *counter)?,
+            Action::Forge {
+                card,
+                imei,
+                key_of,
+                counter,
+            } => self.forge(card, imei, key_of.as_deref(), *counter)?,
             Action::FleetSwap { fleet, spread, .. } => {
-                let f = self.fleets.get(fleet).ok_or_else(|| failed(format!("no fleet {fleet}")))?;
-                let to = *f.swaps.get(&step.index).ok_or_else(|| failed("fleet swap not planned"))?;
+                let f = self
+                    .fleets
+                    .get(fleet)
+                    .ok_or_else(|| failed(format!("no fleet {fleet}")))?;
+                let to = *f
+                    .swaps
+                    .get(&step.index)
+                    .ok_or_else(|| failed("fleet swap not planned"))?;
                 let n = f.members.len() as u64;
-                let mut rng = world::clock::rng_for(self.world.seed(), &format!("fleet {fleet} {}", step.index));
+                let mut rng = world::clock::rng_for(
+                    self.world.seed(),
+                    &format!("fleet {fleet} {}", step.index),
+                );
                 let slot = spread.ms / n.max(1);
                 for i in 0..n {
                     let jitter = if slot > 1 { rng.next_u64() % slot } else { 0 };
                     let t = now + i * slot + jitter;
                     self.seq += 1;
-                    self.schedule.push((t, self.seq, Scheduled::Swap { fleet: fleet.clone(), member: i as usize, to }));
+                    self.schedule.push((
+                        t,
+                        self.seq,
+                        Scheduled::Swap {
+                            fleet: fleet.clone(),
+                            member: i as usize,
+                            to,
+                        },
+                    ));
                 }
                 self.schedule.sort_by_key(|s| (s.0, s.1));
                 self.run_to(now)?;
@@ -803,7 +858,10 @@ impl WorldEngine {
             // The SMSC simulator has one fault set for every network.
         }
         if let Some(d) = f.smsc_down {
-            faults.down.push(DownWindow { from_ms: now, until_ms: now + d.ms });
+            faults.down.push(DownWindow {
+                from_ms: now,
+                until_ms: now + d.ms,
+            });
         }
         if let Some(c) = f.mo_rp_error {
             faults.mo_rp_error = Some(RpCause(c));
@@ -828,7 +886,9 @@ impl WorldEngine {
         }
         self.world.set_faults(faults);
         if let Some(h) = &f.out_of_coverage {
-            self.world.set_coverage(h.get_ref(), false).map_err(failed)?;
+            self.world
+                .set_coverage(h.get_ref(), false)
+                .map_err(failed)?;
         }
         if let Some(h) = &f.in_coverage {
             self.world.set_coverage(h.get_ref(), true).map_err(failed)?;
@@ -848,7 +908,10 @@ impl WorldEngine {
         let key = match key_of {
             Some(other) => self.world.card_key(other).map_err(failed)?,
             None => {
-                let mut rng = world::clock::rng_for(self.world.seed(), &format!("forge {}", self.world.now_ms()));
+                let mut rng = world::clock::rng_for(
+                    self.world.seed(),
+                    &format!("forge {}", self.world.now_ms()),
+                );
                 let mut k = [0u8; 16];
                 k[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
                 k[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
@@ -859,12 +922,15 @@ impl WorldEngine {
         iccid.copy_from_slice(&bcd(&view.iccid, 10));
         let imsi_ef = ef_imsi(&view.imsi);
         let mut imei_b = [0u8; 8];
-        imei_b.copy_from_slice(&{
-            let mut d = String::from("A");
-            d.push_str(imei.as_str());
-            // IMEI mobile identity: type 010 with odd parity → first nibble 0xA.
-            bcd(&d, 8)
-        });
+        {
+            // IMEI mobile identity (TS 24.008 §10.5.1.4): digit 1 high with type 010 and
+            // odd parity (low nibble A), then digit pairs low nibble first.
+            let d: Vec<u8> = imei.as_str().bytes().map(|b| b - b'0').collect();
+            imei_b[0] = (d[0] << 4) | 0x0A;
+            for i in 1..8 {
+                imei_b[i] = (d[2 * i] << 4) | d[2 * i - 1];
+            }
+        }
         let repr = RegistrationRepr {
             key_id: KeyId(0x12),
             event: EventKind::HANDSET_CHANGED,
@@ -876,9 +942,12 @@ impl WorldEngine {
             previous_imei: None,
         };
         let mut buf = [0u8; 80];
-        let n = repr.emit_signed(&key, &mut buf).map_err(|e| failed(format!("{e:?}")))?;
+        let n = repr
+            .emit_signed(&key, &mut buf)
+            .map_err(|e| failed(format!("{e:?}")))?;
         let msisdn = self.world.card_msisdn(card).map_err(failed)?;
-        let sm = handset_sim::network::ShortMessage::new("", STUB_NUMBER, 0, 0x04, buf[..n].to_vec());
+        let sm =
+            handset_sim::network::ShortMessage::new("", STUB_NUMBER, 0, 0x04, buf[..n].to_vec());
         self.world.inject_mo(&msisdn, 0xEF, sm);
         Ok(())
     }
@@ -901,7 +970,7 @@ impl WorldEngine {
                     .filter(|s| s.registration.is_some() && s.t_ms >= from)
                     .count() as u32
             },
-            counter: v.next_counter.saturating_sub(1),
+            counter: v.next_counter,
             sent: v
                 .sent
                 .iter()
@@ -1014,7 +1083,10 @@ impl Engine for WorldEngine {
                         .world
                         .arrows_since(self.arrows_seen)
                         .iter()
-                        .find(|a| a.label == "power on" && a.actor == *h || a.label.starts_with("card inserted") && a.actor == *c)
+                        .find(|a| {
+                            a.label == "power on" && a.actor == *h
+                                || a.label.starts_with("card inserted") && a.actor == *c
+                        })
                         .map_or(self.world.now_ms(), |a| a.t_ms);
                     self.cycle_start.insert(c.clone(), t);
                 }
@@ -1036,7 +1108,14 @@ impl Engine for WorldEngine {
         let busy = fleet_cards.len() > 100;
         Ok(arrows
             .into_iter()
-            .filter(|a| !busy || !a.actor.contains('#') || a.actor.ends_with("#0") || a.actor.starts_with(&format!("{}/", a.actor.split('/').next().unwrap_or(""))) && a.actor.contains("#0/"))
+            .filter(|a| {
+                !busy
+                    || !a.actor.contains('#')
+                    || a.actor.ends_with("#0")
+                    || a.actor
+                        .starts_with(&format!("{}/", a.actor.split('/').next().unwrap_or("")))
+                        && a.actor.contains("#0/")
+            })
             .map(|a| Event {
                 t_ms: a.t_ms,
                 from: lane(a.from),

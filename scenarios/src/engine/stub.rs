@@ -27,7 +27,9 @@ use provisioning_stub::pipeline::{check_registration, iccid_digits};
 use provisioning_stub::policy::{self, PolicyConfig, Treatment as PolicyTreatment};
 use provisioning_stub::store::{Issuance, IssuanceId, KeySource, Timestamp, Verification};
 
-use crate::world::{ArrowSpec, Lane, LedgerLine, ProvisioningServer, ServerReply, ServerVerdict, Treatment};
+use crate::world::{
+    ArrowSpec, Lane, LedgerLine, ProvisioningServer, ServerReply, ServerVerdict, Treatment,
+};
 
 /// Where one manufacturer's device keys come from.
 #[derive(Debug, Clone)]
@@ -168,9 +170,13 @@ impl HostedStub {
                     _ => "malformed",
                 };
                 reply.arrows.push(
-                    ArrowSpec::new(Lane::Stub, Lane::Stub, format!("registration rejected: {reason}"))
-                        .line(format!("{:?}", checked.verification))
-                        .line("nothing is sent back (no oracle)"),
+                    ArrowSpec::new(
+                        Lane::Stub,
+                        Lane::Stub,
+                        format!("registration rejected: {reason}"),
+                    )
+                    .line(format!("{:?}", checked.verification))
+                    .line("nothing is sent back (no oracle)"),
                 );
                 let _ = reason;
                 self.verdicts.push(verdict(Err(reason.to_owned())));
@@ -226,9 +232,11 @@ impl HostedStub {
                 })));
             }
             reply.accepted = false;
-            reply
-                .arrows
-                .push(ArrowSpec::new(Lane::Stub, Lane::Stub, "stub crashes before the ack"));
+            reply.arrows.push(ArrowSpec::new(
+                Lane::Stub,
+                Lane::Stub,
+                "stub crashes before the ack",
+            ));
             return reply;
         }
         let treatment = self.provision(&card, &imei, &sm.source, now_ms, &mut reply);
@@ -256,9 +264,11 @@ impl HostedStub {
             None => {}
         }
         if self.crash_if(|t| t.after_reply_sent) {
-            reply
-                .arrows
-                .push(ArrowSpec::new(Lane::Stub, Lane::Stub, "stub crashes after the reply"));
+            reply.arrows.push(ArrowSpec::new(
+                Lane::Stub,
+                Lane::Stub,
+                "stub crashes after the reply",
+            ));
         }
         reply
     }
@@ -290,7 +300,11 @@ impl HostedStub {
                 Lane::Stub,
                 format!("policy: {:?}", decision.treatment),
             )
-            .line(format!("TAC {} operator {:?}", tac.as_str(), decision.operator))
+            .line(format!(
+                "TAC {} operator {:?}",
+                tac.as_str(),
+                decision.operator
+            ))
             .line(if reasons.is_empty() {
                 "no rule fired".to_owned()
             } else {
@@ -333,7 +347,9 @@ impl HostedStub {
             let canonical = format!(
                 "{}{}",
                 &imei[..14],
-                char::from(provisioning_stub::keys::luhn_check_digit(&imei.as_bytes()[..14]))
+                char::from(provisioning_stub::keys::luhn_check_digit(
+                    &imei.as_bytes()[..14]
+                ))
             );
             let key_imei = KeyImei::parse(&canonical).ok()?;
             let keys = manufacturer
@@ -357,11 +373,9 @@ impl HostedStub {
                     );
                     let k =
                         s.issue_with_rng(id as u64, &key_imei, &settings.apn, secs, None, &mut rng);
-                    reply.arrows.push(ArrowSpec::new(
-                        Lane::Manufacturer,
-                        Lane::Stub,
-                        "device key",
-                    ));
+                    reply
+                        .arrows
+                        .push(ArrowSpec::new(Lane::Manufacturer, Lane::Stub, "device key"));
                     (k, KeySource::Manufacturer)
                 }
                 Keys::None => {
@@ -391,8 +405,12 @@ impl HostedStub {
             treatment.key_source = Some(source.as_str().to_owned());
             treatment.device_key = Some(bytes.clone());
             reply.arrows.push(
-                ArrowSpec::new(Lane::Stub, Lane::Stub, format!("key issuance {id} recorded"))
-                    .line(format!("source {}", source.as_str())),
+                ArrowSpec::new(
+                    Lane::Stub,
+                    Lane::Stub,
+                    format!("key issuance {id} recorded"),
+                )
+                .line(format!("source {}", source.as_str())),
             );
             key_bytes = Some(bytes);
         }
@@ -403,16 +421,16 @@ impl HostedStub {
         match segments {
             Ok(segs) => {
                 for s in segs {
-                    if let Ok(m) =
-                        ShortMessage::from_smpp("", destination, 0x40, 0, 0x04, &s)
-                    {
+                    if let Ok(m) = ShortMessage::from_smpp("", destination, 0x40, 0, 0x04, &s) {
                         reply.mt.push(m);
                     }
                 }
             }
-            Err(e) => reply
-                .arrows
-                .push(ArrowSpec::new(Lane::Stub, Lane::Stub, format!("payload: {e}"))),
+            Err(e) => reply.arrows.push(ArrowSpec::new(
+                Lane::Stub,
+                Lane::Stub,
+                format!("payload: {e}"),
+            )),
         }
         Some(treatment)
     }
@@ -457,9 +475,11 @@ impl HostedStub {
                     });
                 }
             }
-            Err(e) => reply
-                .arrows
-                .push(ArrowSpec::new(Lane::Stub, Lane::Stub, format!("billing: {e}"))),
+            Err(e) => reply.arrows.push(ArrowSpec::new(
+                Lane::Stub,
+                Lane::Stub,
+                format!("billing: {e}"),
+            )),
         }
     }
 }
