@@ -15,7 +15,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
     let dir = scenario::library_dir();
-    let files = scenario::discover(&[dir.clone()]).unwrap_or_default();
+    let files = scenario::discover(std::slice::from_ref(&dir)).unwrap_or_default();
     let lib: Vec<_> = files
         .iter()
         .filter(|f| !f.to_string_lossy().contains("18-ten-thousand"))

@@ -654,13 +654,13 @@ impl WorldEngine {
                 self.restart_at = Some(self.world.now_ms() + d);
             }
         }
-        if let Some((base, n)) = self.mo_error_budget {
-            if self.mo_attempts() >= base + n as usize {
-                let mut f = self.world.with_smsc(|s, _| s.faults.clone());
-                f.mo_rp_error = None;
-                self.world.set_faults(f);
-                self.mo_error_budget = None;
-            }
+        if let Some((base, n)) = self.mo_error_budget
+            && self.mo_attempts() >= base + n as usize
+        {
+            let mut f = self.world.with_smsc(|s, _| s.faults.clone());
+            f.mo_rp_error = None;
+            self.world.set_faults(f);
+            self.mo_error_budget = None;
         }
     }
 
