@@ -8,9 +8,11 @@
 //! - [`cli`]: the `imeitrack` command line: `trace` (decode, replay, export, import —
 //!   issue 8) and `run`, `list`, `check` (issue 7).
 //! - [`world`]: the deterministic in-process world (cards, handsets, networks and SMSC,
-//!   provisioning server, manufacturer on one virtual clock) an engine plays.
+//!   provisioning server, manufacturer on one virtual clock) the scenario engine plays.
+//! - [`engine`]: the scenario [`runner::Engine`] that plays scenario steps on a [`world`].
 
 pub mod cli;
+pub mod engine;
 pub mod report;
 pub mod runner;
 pub mod scenario;

