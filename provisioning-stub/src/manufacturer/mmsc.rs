@@ -578,6 +578,7 @@ pub struct MmscStats(Arc<Counters>);
 struct Counters {
     accepted: AtomicU64,
     rejected: AtomicU64,
+    next_message_id: AtomicU64,
 }
 
 impl MmscStats {
@@ -673,11 +674,20 @@ async fn post(config: &MmscConfig, req: Request<Incoming>) -> Response<Full<Byte
             };
         }
     };
-    let next_id = stats.accepted.load(Ordering::SeqCst) + 1;
-    let message_id = format!("imtc-mms-{next_id}");
-    let Some(conf) = answer(&body, message_id.as_bytes()) else {
+    let Some(mut conf) = answer(&body, b"") else {
         return refuse(StatusCode::BAD_REQUEST, "not an MMS PDU");
     };
+    let message_id = if conf.status.is_ok() {
+        format!(
+            "imtc-mms-{}",
+            stats.next_message_id.fetch_add(1, Ordering::SeqCst) + 1
+        )
+    } else {
+        String::new()
+    };
+    if conf.status.is_ok() {
+        conf.message_id = Some(message_id.as_bytes());
+    }
     let pdu = match conf.to_vec() {
         Ok(pdu) => pdu,
         Err(_) => return refuse(StatusCode::BAD_REQUEST, "transaction id not encodable"),
