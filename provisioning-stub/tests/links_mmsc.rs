@@ -151,10 +151,21 @@ async fn links_mmsc_send_req_gets_send_conf_ok_and_is_counted() {
         Some(&b"imtc-mms-2"[..])
     );
 
+    // Absolute-form request target, as a handset sends it through the APN's WAP proxy.
+    let a = exchange(
+        &server.addr,
+        &post("http://mmsc.example:8080/mms", MMS_CONTENT_TYPE, SEND_REQ),
+    )
+    .await;
+    assert_eq!(
+        SendConf::parse(&a.body).unwrap().message_id,
+        Some(&b"imtc-mms-3"[..])
+    );
+
     let a = exchange(&server.addr, &get("/mms/stats")).await;
     assert_eq!(a.status, 200);
     assert_eq!(a.content_type.as_deref(), Some("application/json"));
-    assert_eq!(a.body, br#"{"accepted":2,"rejected":0}"#);
+    assert_eq!(a.body, br#"{"accepted":3,"rejected":0}"#);
     server.stop().await;
 }
 
