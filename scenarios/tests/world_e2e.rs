@@ -1,25 +1,25 @@
 //! Issue 6's proof, in the world: a card moved into a depreciated handset on an MVNO →
 //! registration → stub (the real `provisioning_stub` pieces, SQLite) → manufacturer key
 //! (the manufacturer's key server over mutual TLS on loopback) → OMA CP push over the
-//! SMSC → provisioning session → APN inserted, key erased, MMS works (loopback MMSC),
+//! SMSC → provisioning session → APN inserted, key erased, MMS works (the manufacturer's
+//! MMSC stub, `provisioning_stub::manufacturer::mmsc`, on loopback),
 //! IMTC report → ledger entries. Then the FIG. 1 path: the same card into a supported
 //! handset gets standard settings and costs nothing.
 
 mod world_support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener as StdListener;
 use std::sync::Arc;
 
 use applet::wire::bcd::{DigitSet, Digits, EfIccid, EfImsi};
 use applet::wire::registration::EventKind;
 use handset_sim::profile::Catalogue;
-use handset_sim::provisioning::mms::{m_send_conf, m_send_req};
+use handset_sim::provisioning::mms::{MmsError, m_send_req};
 use handset_sim::provisioning::{ApnSource, MmsStatus, Outcome};
 use handset_sim::terminal::MoOutcome;
 use provisioning_stub::devices::{Date, DeviceModel, Tac};
 use provisioning_stub::inventory::{Card, Iccid, Imsi, Msisdn, RegistrationKey};
 use provisioning_stub::keys::DeviceKeySigner;
+use provisioning_stub::manufacturer::mmsc::{self, MmscConfig, SendConf};
 use provisioning_stub::manufacturer::pki::Ca;
 use provisioning_stub::manufacturer::{ManufacturerConfig, tls};
 use scenarios::world::stub::EmbeddedStub;
@@ -28,47 +28,6 @@ use world_support::{MSISDN, STUB, networks};
 
 const NORDVIK: &str = "Nordvik Telefon AB";
 const SOLSTICE: &str = "Solstice Devices Oy";
-
-/// A one-request-at-a-time MMSC on 127.0.0.1: answers every POST with an m-send-conf.
-fn mmsc() -> u16 {
-    let l = StdListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                let n = s.read(&mut chunk).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                    let len = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if buf.len() >= end + 4 + len {
-                        break;
-                    }
-                }
-            }
-            let body = m_send_conf("T1", "MSG-1");
-            let _ = s.write_all(
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.wap.mms-message\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                )
-                .as_bytes(),
-            );
-            let _ = s.write_all(&body);
-        }
-    });
-    port
-}
 
 #[test]
 fn depreciated_handset_on_an_mvno_then_fig1_supported_handset() {
@@ -102,7 +61,14 @@ fn depreciated_handset_on_an_mvno_then_fig1_supported_handset() {
     )
     .unwrap();
 
-    let mms_port = mmsc();
+    // The manufacturer's MMSC stub (plain HTTP/1.1) on loopback, in the same runtime.
+    let mms_listener = mrt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let mms_port = mms_listener.local_addr().unwrap().port();
+    let mms_config = MmscConfig::default();
+    let mms_stats = mms_config.stats.clone();
+    mrt.spawn(mmsc::run(mms_listener, mms_config, std::future::pending()));
     let config = format!(
         r#"
 [smsc]
@@ -216,6 +182,11 @@ timeout_ms = 5000
 
     // MMS is off before provisioning: no APN routes to the manufacturer's MMSC.
     assert_eq!(w.handset_view("n310").unwrap().mms, MmsStatus::Disabled);
+    let refused = w
+        .send_mms("n310", &m_send_req("T0", "+447700900999", "too early"))
+        .unwrap();
+    assert!(matches!(refused, Err(MmsError::Disabled)), "{refused:?}");
+    assert_eq!(mms_stats.accepted() + mms_stats.rejected(), 0);
 
     // ---- The swap into the depreciated handset on the MVNO.
     w.insert("sim", "n310").unwrap();
@@ -258,6 +229,18 @@ timeout_ms = 5000
         .unwrap();
     assert_eq!(resp.status, 200);
     assert_eq!(resp.response_status(), Some(0x80));
+    let conf = SendConf::parse(&resp.body).unwrap();
+    assert_eq!(
+        conf.transaction_id, b"T1",
+        "m-send-conf echoes the transaction id"
+    );
+    assert!(conf.message_id.is_some());
+    assert_eq!(
+        mms_stats.accepted(),
+        1,
+        "the manufacturer's MMSC took the message"
+    );
+    assert_eq!(mms_stats.rejected(), 0);
 
     // The IMTC report reached the stub: ledger entries for the key.
     let ledger = w.ledger();

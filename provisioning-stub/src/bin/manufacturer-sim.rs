@@ -3,8 +3,12 @@
 //! ```text
 //! manufacturer-sim pki --out dev-pki
 //! manufacturer-sim serve --listen 127.0.0.1:8443 --cert dev-pki/server.pem \
-//!     --key dev-pki/server.key --client-ca dev-pki/ca.pem --signing-key dev-pki/signing.key
+//!     --key dev-pki/server.key --client-ca dev-pki/ca.pem --signing-key dev-pki/signing.key \
+//!     --mmsc-listen 127.0.0.1:8080
 //! ```
+//!
+//! With `--mmsc-listen` the manufacturer's MMSC stub (plain HTTP/1.1, `POST /mms`)
+//! runs next to the key server; Ctrl-C stops both.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +18,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use provisioning_stub::keys::DeviceKeySigner;
+use provisioning_stub::manufacturer::mmsc::{self, MmscConfig};
 use provisioning_stub::manufacturer::pki::DevPki;
 use provisioning_stub::manufacturer::{ManufacturerConfig, run, tls};
 
@@ -25,6 +30,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start; boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the key server over HTTPS with mutual TLS.
@@ -56,6 +63,12 @@ enum Command {
         /// Validity of issued keys in seconds (default: no expiry).
         #[arg(long)]
         key_validity_secs: Option<u64>,
+        /// Also serve the manufacturer's MMSC (plain HTTP/1.1) on this address.
+        #[arg(long)]
+        mmsc_listen: Option<SocketAddr>,
+        /// Path of the MMSC endpoint (statistics at PATH/stats).
+        #[arg(long, default_value = "/mms")]
+        mmsc_path: String,
     },
     /// Write a fresh development PKI (CA, server and operator certificates, signing key).
     Pki {
@@ -100,6 +113,8 @@ async fn main() -> anyhow::Result<()> {
             currency,
             state,
             key_validity_secs,
+            mmsc_listen,
+            mmsc_path,
         } => {
             let tls = tls::server_config(&read(&cert)?, &read(&key)?, &read(&client_ca)?)?;
             let seed = zeroize::Zeroizing::new(read(&signing_key)?);
@@ -114,11 +129,37 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "manufacturer key server listening");
-            run(listener, config, async {
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            let mmsc_task = match mmsc_listen {
+                Some(addr) => {
+                    if !mmsc_path.starts_with('/') {
+                        anyhow::bail!("--mmsc-path must start with '/'");
+                    }
+                    let l = tokio::net::TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("binding {addr}"))?;
+                    let local = l.local_addr()?;
+                    tracing::info!(address = %local, path = %mmsc_path, "manufacturer MMSC listening");
+                    let config = MmscConfig {
+                        path: mmsc_path,
+                        ..MmscConfig::default()
+                    };
+                    Some(tokio::spawn(mmsc::run(l, config, stopped(stop_rx.clone()))))
+                }
+                None => None,
+            };
+            tokio::spawn(async move {
                 let _ = tokio::signal::ctrl_c().await;
                 tracing::info!("shutting down");
-            })
-            .await?;
+                let _ = stop_tx.send(true);
+            });
+            run(listener, config, stopped(stop_rx)).await?;
+            if let Some(task) = mmsc_task {
+                task.await.context("MMSC task")?;
+            }
         }
     }
     Ok(())

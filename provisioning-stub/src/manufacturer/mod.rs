@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod client;
+pub mod mmsc;
 pub mod pki;
 pub mod server;
 pub mod tls;
