@@ -8,7 +8,8 @@
 //! refuses to send. When the APN has a proxy (PXADDR + PORTNBR) the request goes to the
 //! proxy with the absolute URI, as a WAP 2.0 HTTP proxy expects.
 //!
-//! The manufacturer stub has no MMS endpoint yet; tests stand one up on 127.0.0.1.
+//! The manufacturer stub's MMSC (`provisioning_stub::manufacturer::mmsc`, started by
+//! `manufacturer-sim serve --mmsc-listen`) answers it; the world end-to-end test uses it.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
