@@ -15,8 +15,10 @@
 //! | 65 or 73 | 16 | `nonce`: random |
 //! | 81 or 89 | 64 | `signature`: Ed25519 (RFC 8032 §5.1) over [`SIGNING_CONTEXT`] ‖ bytes 0.. |
 //!
-//! Total 145 bytes (153 with `expires_at`). In an OMA CP document the key travels as
-//! base64url text without padding (RFC 4648 §5), see [`DeviceKey::to_text`].
+//! Total 145 bytes (153 with `expires_at`). In the OMA CP document the key travels as
+//! upper-case hex in `VENDORCONFIG`/`DEVKEY` (`applet::wire::omacp`); the manufacturer
+//! key server's JSON carries it as base64url without padding (RFC 4648 §5), see
+//! [`DeviceKey::to_text`] (`docs/device-key.md`, "How the key travels").
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -363,7 +365,9 @@ impl DeviceKey {
         })
     }
 
-    /// Text form for the OMA CP document: base64url without padding (RFC 4648 §5).
+    /// Text form of the manufacturer key server's JSON (`device_key`): base64url without
+    /// padding (RFC 4648 §5). Not the OMA CP form: there the key is upper-case hex in
+    /// `DEVKEY` (`applet::wire::omacp`).
     pub fn to_text(&self) -> Zeroizing<String> {
         Zeroizing::new(URL_SAFE_NO_PAD.encode(self.encode().as_slice()))
     }

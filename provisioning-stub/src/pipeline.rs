@@ -746,8 +746,8 @@ mod tests {
         0xFF,
     ];
 
-    /// The worked example of docs/registration.md §6.
-    const WORKED: &str = "494D545201120203989400012143658709F1080910101032547698000000002A4A095124303257814309512430325701F13A259009106741188C0E883121A9EB33";
+    /// The worked example of docs/registration.md §6 (ICCID 8949001012345678902).
+    const WORKED: &str = "494D545201120203989400012143658709F2080910101032547698000000002A4A095124303257814309512430325701F13A25900910674118DA0A7FDBDB6380A7";
 
     /// EF.ICCID of 8944500100000000012 (Luhn-valid, docs/stub.md's CSV example).
     const EF_ICCID: [u8; 10] = [0x98, 0x44, 0x05, 0x10, 0x00, 0x00, 0x00, 0x00, 0x10, 0xF2];
@@ -782,19 +782,34 @@ mod tests {
     #[test]
     fn iccid_from_ef_iccid() {
         assert_eq!(
-            iccid_digits(&[0x98, 0x94, 0x00, 0x01, 0x21, 0x43, 0x65, 0x87, 0x09, 0xF1]),
-            "8949001012345678901"
+            iccid_digits(&[0x98, 0x94, 0x00, 0x01, 0x21, 0x43, 0x65, 0x87, 0x09, 0xF2]),
+            "8949001012345678902"
         );
         assert_eq!(iccid_digits(&EF_ICCID), "8944500100000000012");
     }
 
-    /// docs/registration.md §6's ICCID 8949001012345678901 fails the E.118 Luhn check
-    /// (the digit would be 2), so the stub refuses that exact message as ICCID invalid.
+    /// docs/registration.md §6's worked example, byte for byte, passes every check of
+    /// the stub for a card 8949001012345678902 with the example's key.
     #[test]
-    fn worked_example_iccid_is_not_luhn_valid() {
+    fn worked_example_verifies() {
         let raw = hex::decode(WORKED).unwrap();
-        let c = check_registration(&raw, None);
-        assert_eq!(c.rejection, Some("iccid_invalid"));
+        let card = Card {
+            iccid: Iccid::parse("8949001012345678902").unwrap(),
+            ..card()
+        };
+        let c = check_registration(&raw, Some(&card));
+        assert_eq!(c.rejection, None, "{c:?}");
+        assert!(matches!(
+            c.verification,
+            Verification::Verified { counter: 42, .. }
+        ));
+        // The old example's ICCID (…901) fails the E.118 Luhn check: refused as such.
+        let mut old = raw.clone();
+        old[17] = 0xF1;
+        assert_eq!(
+            check_registration(&old, Some(&card)).rejection,
+            Some("iccid_invalid")
+        );
     }
 
     #[test]
