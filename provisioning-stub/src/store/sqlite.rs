@@ -16,10 +16,10 @@ use super::schema::{Migration, SQLITE};
 use super::{
     CardRecord, Confirmation, DEVICE_COLUMNS, DeliveryId, ISSUANCE_COLUMNS, ImportSummary,
     Issuance, IssuanceId, LEDGER_COLUMNS, LedgerEntry, NewDelivery, NewIssuance, NewRegistration,
-    Pending, ProvisioningFailure, RegistrationId, RegistrationOutcome, RegistrationRecord, Result,
-    Store, StoreError, Timestamp, UnknownTac, Verification, card_from_parts, check_entries,
-    counter_from_sql, counter_to_sql, device_from_parts, issuance_from_parts, ledger_from_parts,
-    registration_parts,
+    OWED_COLUMNS, OwedConfirmation, Pending, ProvisioningFailure, RegistrationId,
+    RegistrationOutcome, RegistrationRecord, Result, Store, StoreError, Timestamp, UnknownTac,
+    Verification, card_from_parts, check_entries, counter_from_sql, counter_to_sql,
+    device_from_parts, issuance_from_parts, ledger_from_parts, owed_from_parts, registration_parts,
 };
 use crate::billing::NewLedgerEntry;
 use crate::devices::{DeviceModel, Imei, Tac};
@@ -798,6 +798,98 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn ledger_entry(&self, id: super::LedgerEntryId) -> Result<Option<LedgerEntry>> {
+        self.run(move |c| {
+            Ok(ledger_rows(
+                c,
+                &format!("SELECT {LEDGER_COLUMNS} FROM ledger WHERE id = ?1"),
+                [id.0],
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn owe_manufacturer_confirmation(&self, owed: &OwedConfirmation) -> Result<bool> {
+        let owed = owed.clone();
+        self.write(move |tx| {
+            Ok(tx.execute(
+                "INSERT INTO manufacturer_confirmations
+                     (issuance_id, manufacturer, device_key_id, owed_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (issuance_id) DO NOTHING",
+                params![
+                    owed.issuance_id.0,
+                    owed.manufacturer,
+                    owed.device_key_id as i64,
+                    owed.owed_at.0
+                ],
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn pending_manufacturer_confirmations(&self) -> Result<Vec<OwedConfirmation>> {
+        self.run(|c| owed_rows(c, "sent_at IS NULL ORDER BY owed_at, issuance_id", []))
+            .await
+    }
+
+    async fn manufacturer_confirmation(
+        &self,
+        issuance_id: IssuanceId,
+    ) -> Result<Option<OwedConfirmation>> {
+        self.run(move |c| Ok(owed_rows(c, "issuance_id = ?1", [issuance_id.0])?.pop()))
+            .await
+    }
+
+    async fn manufacturer_confirmation_attempt(
+        &self,
+        issuance_id: IssuanceId,
+        at: Timestamp,
+        error: Option<String>,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            match error {
+                None => tx.execute(
+                    "UPDATE manufacturer_confirmations
+                     SET sent_at = ?2, last_attempt_at = ?2
+                     WHERE issuance_id = ?1 AND sent_at IS NULL",
+                    params![issuance_id.0, at.0],
+                )?,
+                Some(e) => tx.execute(
+                    "UPDATE manufacturer_confirmations
+                     SET attempts = attempts + 1, last_attempt_at = ?2, last_error = ?3
+                     WHERE issuance_id = ?1 AND sent_at IS NULL",
+                    params![issuance_id.0, at.0, e],
+                )?,
+            };
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn owed_rows(
+    c: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<OwedConfirmation>> {
+    let mut stmt = c.prepare(&format!(
+        "SELECT {OWED_COLUMNS} FROM manufacturer_confirmations WHERE {filter}"
+    ))?;
+    let rows = stmt.query_map(params, |r| {
+        Ok(owed_from_parts(
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 fn issuance_row(c: &Connection, filter: &str, key: i64) -> Result<Option<Issuance>> {
