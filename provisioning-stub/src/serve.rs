@@ -49,6 +49,8 @@ pub async fn run(
     let pipeline = Arc::new(Pipeline::new(config, store, metrics.clone())?);
     let (esme, esme_task) = smpp::start(config.smsc.esme(), Arc::new(Handler(pipeline.clone())));
     pipeline.set_esme(esme.clone());
+    // Download confirmations owed to manufacturers from before a crash or an outage.
+    pipeline.resend_owed_confirmations();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let admin_task = {
