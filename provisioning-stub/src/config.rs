@@ -68,6 +68,50 @@ pub struct StubConfig {
     /// under `unknown_tac = "depreciated"`): a local signing key file.
     #[serde(default)]
     pub default_local_key_file: Option<PathBuf>,
+    /// Retries of download confirmations owed to manufacturers (`POST /v1/confirmations`).
+    #[serde(default)]
+    pub manufacturer_confirmations: ConfirmationRetry,
+}
+
+/// `[manufacturer_confirmations]`: how an owed download confirmation is retried. Each
+/// run (when the handset confirms, and once at `serve` start for every confirmation still
+/// owed) makes at most `max_attempts` attempts, waiting `retry_min_ms`, then twice as long
+/// each time, at most `retry_max_ms`; what is still owed afterwards stays in the store for
+/// the next start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmationRetry {
+    /// Attempts per run (≥ 1).
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// First back-off, milliseconds.
+    #[serde(default = "default_retry_min_ms")]
+    pub retry_min_ms: u64,
+    /// Longest back-off, milliseconds.
+    #[serde(default = "default_retry_max_ms")]
+    pub retry_max_ms: u64,
+}
+
+impl Default for ConfirmationRetry {
+    fn default() -> Self {
+        ConfirmationRetry {
+            max_attempts: default_attempts(),
+            retry_min_ms: default_retry_min_ms(),
+            retry_max_ms: default_retry_max_ms(),
+        }
+    }
+}
+
+fn default_attempts() -> u32 {
+    8
+}
+
+fn default_retry_min_ms() -> u64 {
+    1_000
+}
+
+fn default_retry_max_ms() -> u64 {
+    60_000
 }
 
 fn default_admin() -> SocketAddr {

@@ -210,18 +210,19 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Key and ICCID of the registration worked example (docs/registration.md §6).
+    /// Key and ICCID (8949001012345678902) of the registration worked example
+    /// (docs/registration.md §6).
     const KEY: [u8; 16] = [
         0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE,
         0xFF,
     ];
-    const ICCID: [u8; 10] = [0x98, 0x94, 0x00, 0x01, 0x21, 0x43, 0x65, 0x87, 0x09, 0xF1];
+    const ICCID: [u8; 10] = [0x98, 0x94, 0x00, 0x01, 0x21, 0x43, 0x65, 0x87, 0x09, 0xF2];
 
     /// Worked example of docs/stub.md: configured, counter 42, key id 7. MAC computed
     /// independently with Python `cryptography` 48 (`CMAC(algorithms.AES(key))` over the
-    /// 31 signed bytes): `F19C6D7E5CD86DDC…`.
+    /// 31 signed bytes): `E76ED1851079CD49`.
     const EXAMPLE: &str =
-        "494D544301120000989400012143658709F1000000002A0000000000000007F19C6D7E5CD86DDC";
+        "494D544301120000989400012143658709F2000000002A0000000000000007E76ED1851079CD49";
 
     fn example() -> ReportRepr {
         ReportRepr {

@@ -307,6 +307,22 @@ mod tests {
         assert!(mms.to_proxy.unwrap().eq_bytes(b"10.0.0.1"));
     }
 
+    /// docs/device-key.md "How the key travels": in the CP document the key is the
+    /// upper-case hex of its bytes in parm DEVKEY (inline string), not base64url.
+    #[test]
+    fn device_key_travels_as_upper_case_hex() {
+        let key: Vec<u8> = (0u8..145).collect();
+        let doc = document(&settings(), Some(&key)).unwrap();
+        let hex_upper = hex::encode_upper(&key);
+        assert!(
+            doc.windows(hex_upper.len())
+                .any(|w| w == hex_upper.as_bytes())
+        );
+        let lower = hex::encode(&key);
+        assert!(!doc.windows(lower.len()).any(|w| w == lower.as_bytes()));
+        assert!(doc.windows(6).any(|w| w == b"DEVKEY"));
+    }
+
     /// The push of 06-oma-cp.md §4: SEC=NETWPIN for IMSI 001010123456789 over the
     /// 151-byte document has MAC 83C52EAF…; header bytes `01 06 2F 1F 2D B6 91 80 92`.
     #[test]

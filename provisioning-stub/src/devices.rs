@@ -126,23 +126,13 @@ impl fmt::Display for Imei {
     }
 }
 
-/// Luhn check digit over ASCII decimal digits (TS 23.003 Annex B for the IMEI; ITU-T
-/// E.118 for the ICCID). The caller guarantees the input is ASCII digits.
-///
-/// TODO: switch to `applet::wire::imei` once that module lands (written on another branch).
+/// Luhn check digit (value 0–9) over ASCII decimal digits (TS 23.003 Annex B for the
+/// IMEI; ITU-T E.118 for the ICCID), computed by [`applet::wire::imei::luhn_check_digit`]
+/// so the stub, the applet and the handset share one implementation. The caller
+/// guarantees ASCII digits; anything else yields 10, which never equals a digit.
 pub(crate) fn luhn_check_digit(digits: &[u8]) -> u8 {
-    let mut sum = 0u32;
-    for (i, &c) in digits.iter().rev().enumerate() {
-        let d = u32::from(c.wrapping_sub(b'0') % 10);
-        // The rightmost payload digit is doubled, then every second one to its left.
-        sum += if i % 2 == 0 {
-            let x = d * 2;
-            if x > 9 { x - 9 } else { x }
-        } else {
-            d
-        };
-    }
-    ((10 - sum % 10) % 10) as u8
+    let values: Vec<u8> = digits.iter().map(|c| c.wrapping_sub(b'0')).collect();
+    applet::wire::imei::luhn_check_digit(&values).unwrap_or(10)
 }
 
 /// A calendar date in the proleptic Gregorian calendar (UTC), as used for release dates

@@ -15,8 +15,10 @@
 //! | 65 or 73 | 16 | `nonce`: random |
 //! | 81 or 89 | 64 | `signature`: Ed25519 (RFC 8032 §5.1) over [`SIGNING_CONTEXT`] ‖ bytes 0.. |
 //!
-//! Total 145 bytes (153 with `expires_at`). In an OMA CP document the key travels as
-//! base64url text without padding (RFC 4648 §5), see [`DeviceKey::to_text`].
+//! Total 145 bytes (153 with `expires_at`). In the OMA CP document the key travels as
+//! upper-case hex in `VENDORCONFIG`/`DEVKEY` (`applet::wire::omacp`); the manufacturer
+//! key server's JSON carries it as base64url without padding (RFC 4648 §5), see
+//! [`DeviceKey::to_text`] (`docs/device-key.md`, "How the key travels").
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -103,8 +105,8 @@ impl Imei {
         if !bytes.iter().all(u8::is_ascii_digit) {
             return Err(KeyError::BadImei);
         }
-        let (body, check) = bytes.split_at(14);
-        if check != [luhn_check_digit(body)] {
+        // Luhn over digit values (TS 23.003 Annex B), by `applet::wire::imei`.
+        if !applet::wire::imei::luhn_verify(&bytes.map(|b| b - b'0')) {
             return Err(KeyError::BadImei);
         }
         Ok(Self(bytes))
@@ -156,23 +158,14 @@ impl<'de> Deserialize<'de> for Imei {
 
 /// Luhn check digit (ASCII) over ASCII digits, as TS 23.003 Annex B computes it for
 /// the IMEI: double every second digit counted from the right-most of `body`.
+/// Delegates to [`applet::wire::imei::luhn_check_digit`] (one implementation for the
+/// applet, the handset and the stub); a non-digit in `body` yields `b'?'`, which never
+/// matches a check digit.
 pub fn luhn_check_digit(body: &[u8]) -> u8 {
-    let sum: u32 = body
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            let d = u32::from(d.saturating_sub(b'0'));
-            if i % 2 == 0 {
-                let x = d * 2;
-                x / 10 + x % 10
-            } else {
-                d
-            }
-        })
-        .sum();
-    // (10 - sum % 10) % 10 is at most 9.
-    b'0' + ((10 - sum % 10) % 10) as u8
+    crate::devices::luhn_check_digit(body)
+        .checked_add(b'0')
+        .filter(u8::is_ascii_digit)
+        .unwrap_or(b'?')
 }
 
 /// The APN settings a device key is bound to: the values the OMA CP document
@@ -372,7 +365,9 @@ impl DeviceKey {
         })
     }
 
-    /// Text form for the OMA CP document: base64url without padding (RFC 4648 §5).
+    /// Text form of the manufacturer key server's JSON (`device_key`): base64url without
+    /// padding (RFC 4648 §5). Not the OMA CP form: there the key is upper-case hex in
+    /// `DEVKEY` (`applet::wire::omacp`).
     pub fn to_text(&self) -> Zeroizing<String> {
         Zeroizing::new(URL_SAFE_NO_PAD.encode(self.encode().as_slice()))
     }
@@ -628,6 +623,21 @@ mod tests {
         assert_eq!(Imei::parse("490154203237519"), Err(KeyError::BadImei));
         assert_eq!(Imei::parse("49015420323751"), Err(KeyError::BadImei));
         assert_eq!(Imei::parse("49015420323751a"), Err(KeyError::BadImei));
+        // A non-digit body never yields a digit (the applet's Luhn refuses values > 9).
+        assert_eq!(luhn_check_digit(b"4901542032375x"), b'?');
+    }
+
+    /// The stub's ASCII helper and `applet::wire::imei` agree on every IMEI body of a
+    /// sample (they are one implementation now; this pins the ASCII ↔ value mapping).
+    #[test]
+    fn luhn_is_the_applet_luhn() {
+        for n in (0u64..100_000_000_000_000).step_by(7_919_000_000_003) {
+            let body = format!("{n:014}");
+            let values: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
+            let d = applet::wire::imei::luhn_check_digit(&values).unwrap();
+            assert_eq!(luhn_check_digit(body.as_bytes()), b'0' + d);
+            assert!(Imei::parse(&format!("{body}{d}")).is_ok());
+        }
     }
 
     #[test]

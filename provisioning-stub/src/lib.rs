@@ -7,6 +7,8 @@
 //! - [`devices`]: device database (TAC → model facts) from CSV, IMEI validation, dates;
 //! - [`policy`]: depreciation policy, pure functions;
 //! - [`billing`]: ledger entries per key issuance, pure functions;
+//! - [`payments`]: recording an operator's payment (CLI `record-payment`, admin
+//!   `POST /payments`);
 //! - [`store`]: the [`store::Store`] trait, SQLite and PostgreSQL implementations;
 //! - [`report`]: settlement per operator and per manufacturer for a period;
 //! - [`keys`]: the manufacturer-signed device key (Ed25519, bound to IMEI + APN settings);
@@ -26,6 +28,7 @@ pub mod inventory;
 pub mod keys;
 pub mod manufacturer;
 pub mod metrics;
+pub mod payments;
 pub mod pipeline;
 pub mod policy;
 pub mod report;

@@ -4,6 +4,8 @@
 //! provisioning-stub [--database URL] import-tac FILE
 //! provisioning-stub [--database URL] import-cards FILE
 //! provisioning-stub [--database URL] report --from YYYY-MM-DD --to YYYY-MM-DD [--csv]
+//! provisioning-stub [--database URL] record-payment --config stub.toml --issuance ID
+//!                   [--fee-request ID] [--amount MINOR] [--at TIME]
 //! provisioning-stub [--database URL] serve --config stub.toml
 //! ```
 //!
@@ -18,6 +20,7 @@ use clap::{Parser, Subcommand};
 
 use provisioning_stub::devices::{Date, read_devices_csv};
 use provisioning_stub::inventory::read_cards_csv;
+use provisioning_stub::payments::{PaymentOutcome, PaymentRequest, record_payment};
 use provisioning_stub::report::{Period, report};
 use provisioning_stub::store::{AnyStore, Store};
 
@@ -60,6 +63,26 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Record an operator's payment of a key issuance's fee request (payment and the
+    /// manufacturer's share, each once; a repeat reports "already recorded").
+    RecordPayment {
+        /// Configuration file (for the billing terms and the database).
+        #[arg(long)]
+        config: PathBuf,
+        /// The key issuance whose fee request is paid.
+        #[arg(long, required_unless_present = "fee_request")]
+        issuance: Option<i64>,
+        /// The fee request (ledger entry id) paid.
+        #[arg(long)]
+        fee_request: Option<i64>,
+        /// Amount paid in minor units (must equal the fee request; default: its amount).
+        #[arg(long)]
+        amount: Option<i64>,
+        /// When it was paid: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or epoch milliseconds
+        /// [default: now].
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Run the provisioning server: SMPP ESME, registrations, OMA CP pushes, metrics.
     Serve {
         /// Configuration file (TOML, format: docs/stub.md).
@@ -96,6 +119,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .with_writer(std::io::stderr)
             .init();
         return serve(cli.database.clone(), config).await;
+    }
+    if let Command::RecordPayment {
+        config,
+        issuance,
+        fee_request,
+        amount,
+        at,
+    } = &cli.command
+    {
+        let config = provisioning_stub::config::StubConfig::load(config)?;
+        let url = cli
+            .database
+            .clone()
+            .or_else(|| config.database.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        let store = open(&url).await?;
+        let request = PaymentRequest {
+            issuance_id: *issuance,
+            fee_request_id: *fee_request,
+            amount_minor: *amount,
+            at: at.clone(),
+        };
+        let outcome = record_payment(&store, &config.billing, &request).await?;
+        let (what, entries) = match &outcome {
+            PaymentOutcome::Recorded(e) => ("recorded", e),
+            PaymentOutcome::AlreadyRecorded(e) => ("already recorded", e),
+        };
+        let issuance = entries.first().map_or(0, |e| e.issuance_id.0);
+        println!("key issuance {issuance}: payment {what}");
+        for e in entries {
+            println!(
+                "  {} #{}: {} {} {} {}",
+                e.kind,
+                e.id.0,
+                e.party.kind_str(),
+                e.party.name(),
+                e.amount_minor,
+                e.currency
+            );
+        }
+        return Ok(());
     }
     let database = cli.database.unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
     match cli.command {
@@ -134,6 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Serve { config } => serve(Some(database), &config).await?,
+        Command::RecordPayment { .. } => {} // handled above (needs the config first)
     }
     Ok(())
 }

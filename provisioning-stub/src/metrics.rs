@@ -12,6 +12,8 @@
 //! | `imeitrack_reports_total` | `result` (IMTC result label, or `invalid`) |
 //! | `imeitrack_ledger_entries_total` | `kind` |
 //! | `imeitrack_deliver_sm_total` | `status` = ok, temporary_error, unknown_message |
+//! | `imeitrack_payments_total` | `result` = recorded, already_recorded, error |
+//! | `imeitrack_manufacturer_confirmations_total` | `result` = sent, failed, gave_up |
 //! | `imeitrack_smpp_bound` (gauge), `imeitrack_smpp_binds_total` | — |
 
 use std::collections::BTreeMap;
@@ -21,10 +23,12 @@ use std::future::Future;
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+
+use crate::payments::PaymentsApi;
 
 /// Counters keyed by (metric, label name, label value); label name empty = no label.
 #[derive(Debug, Default)]
@@ -79,6 +83,16 @@ const HELP: &[(&str, &str, &str)] = &[
         "imeitrack_deliver_sm_total",
         "counter",
         "deliver_sm handled, by response.",
+    ),
+    (
+        "imeitrack_payments_total",
+        "counter",
+        "Operator payments posted to the admin port, by result.",
+    ),
+    (
+        "imeitrack_manufacturer_confirmations_total",
+        "counter",
+        "Download confirmations sent to manufacturers, by result (sent, failed, gave_up).",
     ),
     (
         "imeitrack_smpp_binds_total",
@@ -172,6 +186,21 @@ pub async fn serve_admin(
     metrics: std::sync::Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_admin_with(listener, metrics, None, shutdown).await;
+}
+
+/// Largest `POST /payments` body accepted.
+const MAX_BODY: usize = 64 * 1024;
+
+/// [`serve_admin`] plus, with `payments`, `POST /payments` (JSON
+/// [`crate::payments::PaymentRequest`], answered by [`PaymentsApi::handle`]). The admin
+/// port has no authentication: bind it to loopback or a management network.
+pub async fn serve_admin_with(
+    listener: TcpListener,
+    metrics: std::sync::Arc<Metrics>,
+    payments: Option<PaymentsApi>,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         let (tcp, _) = tokio::select! {
@@ -185,11 +214,35 @@ pub async fn serve_admin(
             },
         };
         let metrics = metrics.clone();
+        let payments = payments.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let metrics = metrics.clone();
+                let payments = payments.clone();
                 async move {
-                    let (status, ctype, body) = match (req.method().as_str(), req.uri().path()) {
+                    let method = req.method().as_str().to_owned();
+                    let path = req.uri().path().to_owned();
+                    let (status, ctype, body) = match (method.as_str(), path.as_str()) {
+                        ("POST", "/payments") if payments.is_some() => {
+                            let body = http_body_util::Limited::new(req.into_body(), MAX_BODY);
+                            let (code, text) = match body.collect().await {
+                                Ok(b) => match &payments {
+                                    Some(p) => p.handle(&b.to_bytes()).await,
+                                    None => (404, String::new()),
+                                },
+                                Err(e) => (
+                                    400,
+                                    serde_json::json!({ "error": format!("body: {e}") })
+                                        .to_string(),
+                                ),
+                            };
+                            (
+                                StatusCode::from_u16(code)
+                                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                                "application/json",
+                                text + "\n",
+                            )
+                        }
                         ("GET", "/metrics") => (
                             StatusCode::OK,
                             "text/plain; version=0.0.4; charset=utf-8",

@@ -23,10 +23,11 @@ use std::sync::{Arc, OnceLock};
 
 use applet::wire::imei::{CheckDigitStatus, Imei as WireImei, Imeisv};
 use applet::wire::registration::{self, Registration, VerifyError};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::billing::{self, BillingConfig};
-use crate::config::{KeySourceConfig, OmaCpConfig, StubConfig};
+use crate::config::{ConfirmationRetry, KeySourceConfig, OmaCpConfig, StubConfig};
 use crate::confirmation::{self, ReportRepr};
 use crate::cp::{self, CpSettings, Security};
 use crate::devices::{Date, Imei as DbImei};
@@ -37,7 +38,7 @@ use crate::metrics::Metrics;
 use crate::policy::{self, PolicyConfig, Treatment};
 use crate::smpp::{DeliverHandler, DeliveredSm, EsmeHandle, HandlerError, SubmitRequest};
 use crate::store::{
-    AnyStore, FailureStage, KeySource, NewDelivery, NewIssuance, NewRegistration,
+    AnyStore, FailureStage, KeySource, NewDelivery, NewIssuance, NewRegistration, OwedConfirmation,
     ProvisioningFailure, RegistrationId, RegistrationOutcome, Store, Timestamp, Verification,
 };
 
@@ -286,6 +287,10 @@ pub struct Pipeline {
     tracker: TaskTracker,
     draining: AtomicBool,
     reference: AtomicU8,
+    retry: ConfirmationRetry,
+    /// Cancelled by [`Pipeline::drain`]: stops the retries of owed confirmations (they
+    /// stay owed in the store).
+    cancel: CancellationToken,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -330,6 +335,8 @@ impl Pipeline {
             tracker: TaskTracker::new(),
             draining: AtomicBool::new(false),
             reference: AtomicU8::new(0),
+            retry: config.manufacturer_confirmations.clone(),
+            cancel: CancellationToken::new(),
         })
     }
 
@@ -342,6 +349,7 @@ impl Pipeline {
     /// them later) and waits up to `bound` for work in progress; `true` if it all ended.
     pub async fn drain(&self, bound: std::time::Duration) -> bool {
         self.draining.store(true, Ordering::SeqCst);
+        self.cancel.cancel();
         self.tracker.close();
         tokio::time::timeout(bound, self.tracker.wait())
             .await
@@ -616,6 +624,104 @@ impl Pipeline {
         }
     }
 
+    /// Sends every download confirmation still owed to a manufacturer (after a crash or
+    /// a manufacturer outage), in the background with the configured retries. `serve`
+    /// calls it once at start.
+    pub fn resend_owed_confirmations(self: &Arc<Self>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            match this.store.pending_manufacturer_confirmations().await {
+                Ok(owed) if owed.is_empty() => {}
+                Ok(owed) => {
+                    tracing::info!(count = owed.len(), "resending owed download confirmations");
+                    this.deliver_owed(owed).await;
+                }
+                Err(e) => tracing::error!(error = %e, "reading owed download confirmations"),
+            }
+        });
+    }
+
+    /// Sends owed confirmations: up to `max_attempts` rounds, exponential back-off between
+    /// rounds; each attempt and success is recorded. Stops early on shutdown. A
+    /// manufacturer without a key server (configuration changed) or answering 4xx is not
+    /// retried in this run.
+    async fn deliver_owed(&self, mut owed: Vec<OwedConfirmation>) {
+        let mut delay = self.retry.retry_min_ms;
+        let attempts = self.retry.max_attempts.max(1);
+        for attempt in 1..=attempts {
+            let mut failed = Vec::new();
+            for o in owed {
+                let client = match self.keys.get(&o.manufacturer) {
+                    Some(KeyProvider::Manufacturer(c)) => c,
+                    _ => {
+                        tracing::warn!(
+                            manufacturer = %o.manufacturer,
+                            issuance = o.issuance_id.0,
+                            "download confirmation owed to a manufacturer without key server"
+                        );
+                        continue;
+                    }
+                };
+                let result = client.confirm(o.device_key_id).await;
+                let error = result.as_ref().err().map(ToString::to_string);
+                let label = if error.is_none() { "sent" } else { "failed" };
+                self.metrics.inc(
+                    "imeitrack_manufacturer_confirmations_total",
+                    "result",
+                    label,
+                );
+                if let Err(e) = self
+                    .store
+                    .manufacturer_confirmation_attempt(o.issuance_id, Timestamp::now(), error)
+                    .await
+                {
+                    tracing::error!(error = %e, "recording a confirmation attempt");
+                }
+                match result {
+                    Ok(_) => {}
+                    Err(crate::manufacturer::ManufacturerError::Rejected { status, message })
+                        if (400..500).contains(&status) && status != 408 && status != 429 =>
+                    {
+                        tracing::warn!(
+                            key_id = o.device_key_id,
+                            status,
+                            message,
+                            "manufacturer refused the download confirmation; left owed"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, key_id = o.device_key_id, attempt, "download confirmation to the manufacturer");
+                        failed.push(o);
+                    }
+                }
+            }
+            if failed.is_empty() {
+                return;
+            }
+            owed = failed;
+            if attempt == attempts {
+                break;
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(delay)) => {}
+            }
+            delay = delay.saturating_mul(2).min(self.retry.retry_max_ms.max(1));
+        }
+        for o in &owed {
+            self.metrics.inc(
+                "imeitrack_manufacturer_confirmations_total",
+                "result",
+                "gave_up",
+            );
+            tracing::warn!(
+                key_id = o.device_key_id,
+                issuance = o.issuance_id.0,
+                "download confirmation still owed after {attempts} attempts; resent at next start"
+            );
+        }
+    }
+
     async fn on_report(self: &Arc<Self>, sm: DeliveredSm) -> Result<(), HandlerError> {
         let store_err = |e: crate::store::StoreError| HandlerError(e.to_string());
         let invalid = |why: &str| {
@@ -681,21 +787,37 @@ impl Pipeline {
             self.metrics
                 .inc("imeitrack_ledger_entries_total", "kind", e.kind.as_str());
         }
-        if confirmation.first
-            && issuance.source == KeySource::Manufacturer
-            && report.device_key_id != 0
-            && let Some(KeyProvider::Manufacturer(client)) = issuance
-                .manufacturer
-                .as_deref()
-                .and_then(|m| self.keys.get(m))
+        // Claim 8: the manufacturer is owed a download confirmation. Recorded before the
+        // ack (idempotent, so a redelivered report after a crash is harmless), then sent
+        // in the background with retries; what is not sent stays owed for the next start.
+        if issuance.source == KeySource::Manufacturer
+            && let Some(manufacturer) = issuance.manufacturer.clone()
         {
-            let client = (**client).clone();
-            let key_id = report.device_key_id;
-            self.tracker.spawn(async move {
-                if let Err(e) = client.confirm(key_id).await {
-                    tracing::warn!(error = %e, key_id, "download confirmation to the manufacturer");
+            if report.device_key_id == 0 {
+                tracing::warn!(
+                    issuance = issuance.id.0,
+                    "configured report names no key id: manufacturer cannot be told"
+                );
+            } else {
+                let owed = OwedConfirmation {
+                    issuance_id: issuance.id,
+                    manufacturer,
+                    device_key_id: report.device_key_id,
+                    owed_at: now,
+                    attempts: 0,
+                    last_error: None,
+                    sent_at: None,
+                };
+                if self
+                    .store
+                    .owe_manufacturer_confirmation(&owed)
+                    .await
+                    .map_err(store_err)?
+                {
+                    let this = self.clone();
+                    tokio::spawn(async move { this.deliver_owed(vec![owed]).await });
                 }
-            });
+            }
         }
         Ok(())
     }
@@ -746,8 +868,8 @@ mod tests {
         0xFF,
     ];
 
-    /// The worked example of docs/registration.md §6.
-    const WORKED: &str = "494D545201120203989400012143658709F1080910101032547698000000002A4A095124303257814309512430325701F13A259009106741188C0E883121A9EB33";
+    /// The worked example of docs/registration.md §6 (ICCID 8949001012345678902).
+    const WORKED: &str = "494D545201120203989400012143658709F2080910101032547698000000002A4A095124303257814309512430325701F13A25900910674118DA0A7FDBDB6380A7";
 
     /// EF.ICCID of 8944500100000000012 (Luhn-valid, docs/stub.md's CSV example).
     const EF_ICCID: [u8; 10] = [0x98, 0x44, 0x05, 0x10, 0x00, 0x00, 0x00, 0x00, 0x10, 0xF2];
@@ -782,19 +904,34 @@ mod tests {
     #[test]
     fn iccid_from_ef_iccid() {
         assert_eq!(
-            iccid_digits(&[0x98, 0x94, 0x00, 0x01, 0x21, 0x43, 0x65, 0x87, 0x09, 0xF1]),
-            "8949001012345678901"
+            iccid_digits(&[0x98, 0x94, 0x00, 0x01, 0x21, 0x43, 0x65, 0x87, 0x09, 0xF2]),
+            "8949001012345678902"
         );
         assert_eq!(iccid_digits(&EF_ICCID), "8944500100000000012");
     }
 
-    /// docs/registration.md §6's ICCID 8949001012345678901 fails the E.118 Luhn check
-    /// (the digit would be 2), so the stub refuses that exact message as ICCID invalid.
+    /// docs/registration.md §6's worked example, byte for byte, passes every check of
+    /// the stub for a card 8949001012345678902 with the example's key.
     #[test]
-    fn worked_example_iccid_is_not_luhn_valid() {
+    fn worked_example_verifies() {
         let raw = hex::decode(WORKED).unwrap();
-        let c = check_registration(&raw, None);
-        assert_eq!(c.rejection, Some("iccid_invalid"));
+        let card = Card {
+            iccid: Iccid::parse("8949001012345678902").unwrap(),
+            ..card()
+        };
+        let c = check_registration(&raw, Some(&card));
+        assert_eq!(c.rejection, None, "{c:?}");
+        assert!(matches!(
+            c.verification,
+            Verification::Verified { counter: 42, .. }
+        ));
+        // The old example's ICCID (…901) fails the E.118 Luhn check: refused as such.
+        let mut old = raw.clone();
+        old[17] = 0xF1;
+        assert_eq!(
+            check_registration(&old, Some(&card)).rejection,
+            Some("iccid_invalid")
+        );
     }
 
     #[test]

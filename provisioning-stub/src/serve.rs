@@ -1,4 +1,6 @@
-//! `provisioning-stub serve`: the daemon. [`run`] takes the configuration, an opened
+//! `provisioning-stub serve`: the daemon. The admin port serves `GET /metrics`,
+//! `GET /healthz` and `POST /payments` ([`crate::payments`]).
+//! [`run`] takes the configuration, an opened
 //! store, a bound admin listener and a shutdown future (mini-redis style, so tests
 //! bind port 0 and decide when to stop).
 //!
@@ -16,7 +18,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::StubConfig;
-use crate::metrics::{Metrics, serve_admin};
+use crate::metrics::{Metrics, serve_admin_with};
+use crate::payments::PaymentsApi;
 use crate::pipeline::{Handler, Pipeline, SetupError};
 use crate::smpp::{self, SessionState};
 use crate::store::AnyStore;
@@ -38,16 +41,28 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let payments = PaymentsApi {
+        store: store.clone(),
+        billing: config.billing.clone(),
+        metrics: metrics.clone(),
+    };
     let pipeline = Arc::new(Pipeline::new(config, store, metrics.clone())?);
     let (esme, esme_task) = smpp::start(config.smsc.esme(), Arc::new(Handler(pipeline.clone())));
     pipeline.set_esme(esme.clone());
+    // Download confirmations owed to manufacturers from before a crash or an outage.
+    pipeline.resend_owed_confirmations();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let admin_task = {
         let mut stop = stop_rx.clone();
-        tokio::spawn(serve_admin(admin, metrics.clone(), async move {
-            let _ = stop.wait_for(|s| *s).await;
-        }))
+        tokio::spawn(serve_admin_with(
+            admin,
+            metrics.clone(),
+            Some(payments),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ))
     };
     let state_task = {
         let esme = esme.clone();

@@ -343,6 +343,27 @@ pub struct Confirmation {
     pub inserted: Vec<LedgerEntry>,
 }
 
+/// A download confirmation owed to a manufacturer's key server (claim 8): recorded when
+/// the handset confirms a manufacturer key, marked sent once the server took it, so a
+/// crash between the two is healed by resending (table `manufacturer_confirmations`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedConfirmation {
+    /// The key issuance confirmed (one owed confirmation per issuance).
+    pub issuance_id: IssuanceId,
+    /// The manufacturer whose key server is told.
+    pub manufacturer: String,
+    /// The manufacturer's key id (from the handset's report).
+    pub device_key_id: u64,
+    /// When it became owed.
+    pub owed_at: Timestamp,
+    /// Failed sending attempts so far.
+    pub attempts: u32,
+    /// The last error, if an attempt failed.
+    pub last_error: Option<String>,
+    /// When the manufacturer took it (`None`: still owed).
+    pub sent_at: Option<Timestamp>,
+}
+
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -494,6 +515,41 @@ pub trait Store: Send + Sync {
         iccid: &Iccid,
         counter: u64,
     ) -> impl Future<Output = Result<Option<(RegistrationId, Option<Issuance>)>>> + Send;
+
+    /// One ledger entry by id (an operator's payment may name the fee request it settles).
+    fn ledger_entry(
+        &self,
+        id: LedgerEntryId,
+    ) -> impl Future<Output = Result<Option<LedgerEntry>>> + Send;
+
+    /// Records that the manufacturer is owed a download confirmation for this issuance
+    /// (`attempts`, `last_error`, `sent_at` of the argument are ignored). Idempotent: `true`
+    /// only when this call created the record; a repeat (also after it was sent) changes
+    /// nothing.
+    fn owe_manufacturer_confirmation(
+        &self,
+        owed: &OwedConfirmation,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Owed confirmations not sent yet, oldest first.
+    fn pending_manufacturer_confirmations(
+        &self,
+    ) -> impl Future<Output = Result<Vec<OwedConfirmation>>> + Send;
+
+    /// The owed confirmation of an issuance, sent or not.
+    fn manufacturer_confirmation(
+        &self,
+        issuance_id: IssuanceId,
+    ) -> impl Future<Output = Result<Option<OwedConfirmation>>> + Send;
+
+    /// Records a sending attempt: `error = None` marks it sent (first success wins),
+    /// otherwise counts a failed attempt with its error.
+    fn manufacturer_confirmation_attempt(
+        &self,
+        issuance_id: IssuanceId,
+        at: Timestamp,
+        error: Option<String>,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// A store chosen at run time from a `--database` value.
@@ -611,6 +667,55 @@ impl Store for AnyStore {
         counter: u64,
     ) -> Result<Option<(RegistrationId, Option<Issuance>)>> {
         dispatch!(self, s => s.accepted_registration(iccid, counter))
+    }
+    async fn ledger_entry(&self, id: LedgerEntryId) -> Result<Option<LedgerEntry>> {
+        dispatch!(self, s => s.ledger_entry(id))
+    }
+    async fn owe_manufacturer_confirmation(&self, owed: &OwedConfirmation) -> Result<bool> {
+        dispatch!(self, s => s.owe_manufacturer_confirmation(owed))
+    }
+    async fn pending_manufacturer_confirmations(&self) -> Result<Vec<OwedConfirmation>> {
+        dispatch!(self, s => s.pending_manufacturer_confirmations())
+    }
+    async fn manufacturer_confirmation(
+        &self,
+        issuance_id: IssuanceId,
+    ) -> Result<Option<OwedConfirmation>> {
+        dispatch!(self, s => s.manufacturer_confirmation(issuance_id))
+    }
+    async fn manufacturer_confirmation_attempt(
+        &self,
+        issuance_id: IssuanceId,
+        at: Timestamp,
+        error: Option<String>,
+    ) -> Result<()> {
+        dispatch!(self, s => s.manufacturer_confirmation_attempt(issuance_id, at, error))
+    }
+}
+
+/// Column list matching [`owed_from_parts`].
+pub(crate) const OWED_COLUMNS: &str = "issuance_id, manufacturer, device_key_id, owed_at, \
+     attempts, last_error, sent_at";
+
+/// Rebuilds an owed confirmation from its columns (the key id is stored as the i64 with
+/// the same bits).
+pub(crate) fn owed_from_parts(
+    issuance_id: i64,
+    manufacturer: String,
+    device_key_id: i64,
+    owed_at: i64,
+    attempts: i64,
+    last_error: Option<String>,
+    sent_at: Option<i64>,
+) -> OwedConfirmation {
+    OwedConfirmation {
+        issuance_id: IssuanceId(issuance_id),
+        manufacturer,
+        device_key_id: device_key_id as u64,
+        owed_at: Timestamp(owed_at),
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        last_error,
+        sent_at: sent_at.map(Timestamp),
     }
 }
 

@@ -589,6 +589,131 @@ async fn failures_and_lookup(a: AnyStore, b: AnyStore) {
     );
 }
 
+/// `payments::record_payment` on two handles (two instances): by issuance and by fee
+/// request id, concurrently, repeated — one payment and one share per issuance.
+async fn payments_once(a: AnyStore, b: AnyStore) {
+    use provisioning_stub::payments::{
+        PaymentError, PaymentOutcome, PaymentRequest, record_payment,
+    };
+    a.import_cards(&[card()]).await.unwrap();
+    let cfg = billing_config();
+    let unconfirmed = issue(&a, 1, ms("2026-11-02", 9)).await;
+    let by_issuance = PaymentRequest {
+        issuance_id: Some(unconfirmed.0),
+        ..PaymentRequest::default()
+    };
+    assert!(matches!(
+        record_payment(&a, &cfg, &by_issuance).await,
+        Err(PaymentError::NoFeeRequest(_))
+    ));
+    confirm_and_pay(&a, unconfirmed, ms("2026-11-02", 10), None).await;
+    let (x, y) = tokio::join!(
+        record_payment(&a, &cfg, &by_issuance),
+        record_payment(&b, &cfg, &by_issuance)
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    let recorded = [&x, &y]
+        .into_iter()
+        .filter(|o| matches!(o, PaymentOutcome::Recorded(_)))
+        .count();
+    assert_eq!(recorded, 1, "{x:?} {y:?}");
+    assert_eq!(x.entries(), y.entries());
+    let fee = b.ledger_for_issuance(unconfirmed).await.unwrap();
+    let fee = fee
+        .iter()
+        .find(|e| e.kind == LedgerKind::FeeRequest)
+        .unwrap();
+    assert_eq!(b.ledger_entry(fee.id).await.unwrap().as_ref(), Some(fee));
+    let by_fee = PaymentRequest {
+        fee_request_id: Some(fee.id.0),
+        at: Some("2026-11-03".into()),
+        ..PaymentRequest::default()
+    };
+    assert!(matches!(
+        record_payment(&b, &cfg, &by_fee).await.unwrap(),
+        PaymentOutcome::AlreadyRecorded(_)
+    ));
+    let kinds: Vec<LedgerKind> = a
+        .ledger_for_issuance(unconfirmed)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            LedgerKind::FeeRequest,
+            LedgerKind::Payment,
+            LedgerKind::ManufacturerShare,
+            LedgerKind::DownloadConfirmation
+        ]
+    );
+    // A payment entry id is not a fee request.
+    let pay = x.entries()[0].id.0;
+    assert!(matches!(
+        record_payment(
+            &a,
+            &cfg,
+            &PaymentRequest {
+                fee_request_id: Some(pay),
+                ..PaymentRequest::default()
+            }
+        )
+        .await,
+        Err(PaymentError::NotFound(_))
+    ));
+}
+
+/// The manufacturer confirmation outbox: owed once, pending until sent, attempts counted.
+async fn manufacturer_outbox(a: AnyStore, b: AnyStore) {
+    use provisioning_stub::store::OwedConfirmation;
+    a.import_cards(&[card()]).await.unwrap();
+    let i1 = issue(&a, 1, ms("2026-11-02", 9)).await;
+    let i2 = issue(&a, 2, ms("2026-11-02", 9)).await;
+    let owed = |id: IssuanceId, key: u64| OwedConfirmation {
+        issuance_id: id,
+        manufacturer: "Acme".into(),
+        device_key_id: key,
+        owed_at: ms("2026-11-02", 11),
+        attempts: 0,
+        last_error: None,
+        sent_at: None,
+    };
+    assert!(a.owe_manufacturer_confirmation(&owed(i1, 7)).await.unwrap());
+    assert!(!b.owe_manufacturer_confirmation(&owed(i1, 7)).await.unwrap());
+    assert!(
+        b.owe_manufacturer_confirmation(&owed(i2, u64::MAX))
+            .await
+            .unwrap()
+    );
+    let pending = b.pending_manufacturer_confirmations().await.unwrap();
+    assert_eq!(pending, vec![owed(i1, 7), owed(i2, u64::MAX)]);
+    a.manufacturer_confirmation_attempt(i1, ms("2026-11-02", 12), Some("connect refused".into()))
+        .await
+        .unwrap();
+    let r = b.manufacturer_confirmation(i1).await.unwrap().unwrap();
+    assert_eq!(
+        (r.attempts, r.last_error.as_deref()),
+        (1, Some("connect refused"))
+    );
+    a.manufacturer_confirmation_attempt(i1, ms("2026-11-02", 13), None)
+        .await
+        .unwrap();
+    // A late failure report after success changes nothing; owing again neither.
+    b.manufacturer_confirmation_attempt(i1, ms("2026-11-02", 14), Some("late".into()))
+        .await
+        .unwrap();
+    assert!(!a.owe_manufacturer_confirmation(&owed(i1, 7)).await.unwrap());
+    let r = a.manufacturer_confirmation(i1).await.unwrap().unwrap();
+    assert_eq!(r.sent_at, Some(ms("2026-11-02", 13)));
+    assert_eq!(r.attempts, 1);
+    assert_eq!(
+        a.pending_manufacturer_confirmations().await.unwrap(),
+        vec![owed(i2, u64::MAX)]
+    );
+}
+
 macro_rules! cases {
     ($m:ident) => {
         $m!(cards_and_devices);
@@ -597,6 +722,8 @@ macro_rules! cases {
         $m!(report_known_amounts);
         $m!(race);
         $m!(failures_and_lookup);
+        $m!(payments_once);
+        $m!(manufacturer_outbox);
     };
 }
 
@@ -631,13 +758,13 @@ mod sqlite {
         let s = provisioning_stub::store::SqliteStore::open(&path)
             .await
             .unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 2);
+        assert_eq!(s.schema_version().await.unwrap(), 3);
         drop(s);
         // Reopening applies nothing twice.
         let s = provisioning_stub::store::SqliteStore::open(&path)
             .await
             .unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 2);
+        assert_eq!(s.schema_version().await.unwrap(), 3);
         // The database header says WAL: bytes 18 and 19 (read/write format versions)
         // are 2 in WAL mode (SQLite database file format, §1.3 "The Database Header").
         let header = std::fs::read(&path).unwrap();
@@ -682,7 +809,7 @@ mod postgres {
             provisioning_stub::store::PostgresStore::connect(&url),
             provisioning_stub::store::PostgresStore::connect(&url)
         );
-        assert_eq!(x.unwrap().schema_version().await.unwrap(), 2);
-        assert_eq!(y.unwrap().schema_version().await.unwrap(), 2);
+        assert_eq!(x.unwrap().schema_version().await.unwrap(), 3);
+        assert_eq!(y.unwrap().schema_version().await.unwrap(), 3);
     }
 }

@@ -666,7 +666,8 @@ mod tests {
         0xFF,
     ];
 
-    /// Fields of the worked example in docs/registration.md §6: ICCID 8949001012345678901,
+    /// Fields of the worked example in docs/registration.md §6: ICCID 8949001012345678902
+    /// (Luhn-valid, ITU-T E.118; EF.ICCID nibble-swapped, `F` pad),
     /// IMSI 001010123456789 (EF.IMSI from 01-apdu.md §5), IMEI 490154203237518 and
     /// IMEISV 4901542032375101 (03-imei.md §3), previous IMEI 352099001761481
     /// (03-imei.md §2), key version 1, counter 42.
@@ -674,7 +675,7 @@ mod tests {
         RegistrationRepr {
             key_id: KeyId::aes_cmac(1).unwrap(),
             event: EventKind::HANDSET_CHANGED,
-            iccid: h("98 94 00 01 21 43 65 87 09 F1").try_into().unwrap(),
+            iccid: h("98 94 00 01 21 43 65 87 09 F2").try_into().unwrap(),
             imsi: h("08 09 10 10 10 32 54 76 98").try_into().unwrap(),
             counter: 42,
             imei: h("4A 09 51 24 30 32 57 81").try_into().unwrap(),
@@ -685,15 +686,15 @@ mod tests {
 
     /// docs/registration.md §6. The 57 signed bytes were laid out by hand from the doc's
     /// table and the MAC computed independently with Python `cryptography` 48.0.0
-    /// (`CMAC(algorithms.AES(key))`, full tag 8C0E883121A9EB33 F0127540EDF3E6E0).
+    /// (`CMAC(algorithms.AES(key))`, full tag DA0A7FDBDB6380A7 AF719EAF1BE4BB04).
     const EXAMPLE_HEX: &str = "494D5452 01 12 02 03 \
-        98 94 00 01 21 43 65 87 09 F1 \
+        98 94 00 01 21 43 65 87 09 F2 \
         08 09 10 10 10 32 54 76 98 \
         00 00 00 00 2A \
         4A 09 51 24 30 32 57 81 \
         43 09 51 24 30 32 57 01 F1 \
         3A 25 90 09 10 67 41 18 \
-        8C 0E 88 31 21 A9 EB 33";
+        DA 0A 7F DB DB 63 80 A7";
 
     #[test]
     fn worked_example() {

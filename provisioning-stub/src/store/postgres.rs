@@ -23,7 +23,10 @@ use super::{
     UnknownTac, Verification, card_from_parts, counter_from_sql, counter_to_sql, device_from_parts,
     issuance_from_parts, ledger_from_parts, registration_parts,
 };
-use super::{Pending, ProvisioningFailure, RegistrationOutcome, check_entries};
+use super::{
+    OWED_COLUMNS, OwedConfirmation, Pending, ProvisioningFailure, RegistrationOutcome,
+    check_entries, owed_from_parts,
+};
 use crate::billing::NewLedgerEntry;
 use crate::devices::{DeviceModel, Imei, Tac};
 use crate::inventory::{Card, Iccid};
@@ -108,6 +111,18 @@ async fn migrate(client: &mut Client, migrations: &[Migration]) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+fn owed_row(r: &Row) -> Result<OwedConfirmation> {
+    Ok(owed_from_parts(
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+        r.try_get(6)?,
+    ))
 }
 
 fn ledger_row(r: &Row) -> Result<LedgerEntry> {
@@ -641,5 +656,95 @@ impl Store for PostgresStore {
                 Ok(Some((RegistrationId(id), issuance)))
             }
         }
+    }
+
+    async fn ledger_entry(&self, id: LedgerEntryId) -> Result<Option<LedgerEntry>> {
+        let c = self.client.lock().await;
+        let row = c
+            .query_opt(
+                &format!("SELECT {LEDGER_COLUMNS} FROM ledger WHERE id = $1"),
+                &[&id.0],
+            )
+            .await?;
+        row.as_ref().map(ledger_row).transpose()
+    }
+
+    async fn owe_manufacturer_confirmation(&self, owed: &OwedConfirmation) -> Result<bool> {
+        let c = self.client.lock().await;
+        let n = c
+            .execute(
+                "INSERT INTO manufacturer_confirmations
+                     (issuance_id, manufacturer, device_key_id, owed_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (issuance_id) DO NOTHING",
+                &[
+                    &owed.issuance_id.0,
+                    &owed.manufacturer,
+                    &(owed.device_key_id as i64),
+                    &owed.owed_at.0,
+                ],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn pending_manufacturer_confirmations(&self) -> Result<Vec<OwedConfirmation>> {
+        let c = self.client.lock().await;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {OWED_COLUMNS} FROM manufacturer_confirmations
+                     WHERE sent_at IS NULL ORDER BY owed_at, issuance_id"
+                ),
+                &[],
+            )
+            .await?;
+        rows.iter().map(owed_row).collect()
+    }
+
+    async fn manufacturer_confirmation(
+        &self,
+        issuance_id: IssuanceId,
+    ) -> Result<Option<OwedConfirmation>> {
+        let c = self.client.lock().await;
+        let row = c
+            .query_opt(
+                &format!(
+                    "SELECT {OWED_COLUMNS} FROM manufacturer_confirmations WHERE issuance_id = $1"
+                ),
+                &[&issuance_id.0],
+            )
+            .await?;
+        row.as_ref().map(owed_row).transpose()
+    }
+
+    async fn manufacturer_confirmation_attempt(
+        &self,
+        issuance_id: IssuanceId,
+        at: Timestamp,
+        error: Option<String>,
+    ) -> Result<()> {
+        let c = self.client.lock().await;
+        match error {
+            None => {
+                c.execute(
+                    "UPDATE manufacturer_confirmations
+                     SET sent_at = $2, last_attempt_at = $2
+                     WHERE issuance_id = $1 AND sent_at IS NULL",
+                    &[&issuance_id.0, &at.0],
+                )
+                .await?
+            }
+            Some(e) => {
+                c.execute(
+                    "UPDATE manufacturer_confirmations
+                     SET attempts = attempts + 1, last_attempt_at = $2, last_error = $3
+                     WHERE issuance_id = $1 AND sent_at IS NULL",
+                    &[&issuance_id.0, &at.0, &e],
+                )
+                .await?
+            }
+        };
+        Ok(())
     }
 }

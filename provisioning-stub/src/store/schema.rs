@@ -102,6 +102,24 @@ CREATE TABLE provisioning_failures (
 CREATE INDEX provisioning_failures_registration ON provisioning_failures (registration_id);
 "#,
     ),
+    (
+        3,
+        "manufacturer confirmation outbox",
+        r#"
+CREATE TABLE manufacturer_confirmations (
+    issuance_id     INTEGER PRIMARY KEY REFERENCES key_issuances (id),
+    manufacturer    TEXT NOT NULL,
+    device_key_id   INTEGER NOT NULL,
+    owed_at         INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_attempt_at INTEGER,
+    last_error      TEXT,
+    sent_at         INTEGER
+);
+CREATE INDEX manufacturer_confirmations_pending
+    ON manufacturer_confirmations (owed_at) WHERE sent_at IS NULL;
+"#,
+    ),
 ];
 
 /// PostgreSQL (11+).
@@ -200,6 +218,24 @@ CREATE TABLE provisioning_failures (
     failed_at       BIGINT NOT NULL
 );
 CREATE INDEX provisioning_failures_registration ON provisioning_failures (registration_id);
+"#,
+    ),
+    (
+        3,
+        "manufacturer confirmation outbox",
+        r#"
+CREATE TABLE manufacturer_confirmations (
+    issuance_id     BIGINT PRIMARY KEY REFERENCES key_issuances (id),
+    manufacturer    TEXT NOT NULL,
+    device_key_id   BIGINT NOT NULL,
+    owed_at         BIGINT NOT NULL,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    last_attempt_at BIGINT,
+    last_error      TEXT,
+    sent_at         BIGINT
+);
+CREATE INDEX manufacturer_confirmations_pending
+    ON manufacturer_confirmations (owed_at) WHERE sent_at IS NULL;
 "#,
     ),
 ];

@@ -16,10 +16,10 @@ use super::schema::{Migration, SQLITE};
 use super::{
     CardRecord, Confirmation, DEVICE_COLUMNS, DeliveryId, ISSUANCE_COLUMNS, ImportSummary,
     Issuance, IssuanceId, LEDGER_COLUMNS, LedgerEntry, NewDelivery, NewIssuance, NewRegistration,
-    Pending, ProvisioningFailure, RegistrationId, RegistrationOutcome, RegistrationRecord, Result,
-    Store, StoreError, Timestamp, UnknownTac, Verification, card_from_parts, check_entries,
-    counter_from_sql, counter_to_sql, device_from_parts, issuance_from_parts, ledger_from_parts,
-    registration_parts,
+    OWED_COLUMNS, OwedConfirmation, Pending, ProvisioningFailure, RegistrationId,
+    RegistrationOutcome, RegistrationRecord, Result, Store, StoreError, Timestamp, UnknownTac,
+    Verification, card_from_parts, check_entries, counter_from_sql, counter_to_sql,
+    device_from_parts, issuance_from_parts, ledger_from_parts, owed_from_parts, registration_parts,
 };
 use crate::billing::NewLedgerEntry;
 use crate::devices::{DeviceModel, Imei, Tac};
@@ -27,6 +27,9 @@ use crate::inventory::{Card, Iccid};
 
 /// How long a writer waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Read connections per handle.
+const READERS: usize = 3;
 
 /// Most write jobs committed together in one transaction (group commit).
 const MAX_BATCH: usize = 1024;
@@ -43,7 +46,8 @@ const MAX_BATCH: usize = 1024;
 /// concurrent writers cost one fsync instead of a thousand.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    readers: Arc<[Mutex<Connection>]>,
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
     writer: std::sync::mpsc::Sender<Job>,
 }
 
@@ -89,8 +93,17 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(wconn, jobs))
             .map_err(|e| StoreError::Task(format!("writer thread: {e}")))?;
+        // Readers: a few connections, so a lookup on the acknowledgement path (the card)
+        // does not queue behind another task's read (WAL readers run concurrently).
+        let mut readers = vec![Mutex::new(conn)];
+        for _ in 1..READERS {
+            let r = Connection::open(path)?;
+            configure(&r, path)?;
+            readers.push(Mutex::new(r));
+        }
         Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
+            readers: readers.into(),
+            next_reader: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             writer,
         })
     }
@@ -111,11 +124,22 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let conn = self.conn.clone();
+        let readers = self.readers.clone();
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::Task("connection mutex poisoned".into()))?;
+            let n = readers.len();
+            // A free reader if there is one, else wait for the round-robin pick.
+            let free = (0..n).find_map(|i| readers.get((start + i) % n)?.try_lock().ok());
+            let mut guard = match free {
+                Some(g) => g,
+                None => readers
+                    .get(start % n.max(1))
+                    .ok_or_else(|| StoreError::Task("no reader connection".into()))?
+                    .lock()
+                    .map_err(|_| StoreError::Task("connection mutex poisoned".into()))?,
+            };
             f(&mut guard)
         })
         .await
@@ -247,6 +271,27 @@ fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
     Ok(())
 }
 
+/// `query_row` through the connection's prepared-statement cache: the hot statements
+/// (card lookup, registration, issuance, delivery, ledger) are parsed once per
+/// connection instead of once per call.
+fn cached_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+    c: &Connection,
+    sql: &str,
+    params: P,
+    f: F,
+) -> rusqlite::Result<T> {
+    c.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// `execute` through the prepared-statement cache (see [`cached_row`]).
+fn cached_exec<P: rusqlite::Params>(
+    c: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
+}
+
 fn read_ledger(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRaw> {
     Ok((
         row.get(0)?,
@@ -282,25 +327,25 @@ fn ledger_rows(
 fn insert_ledger(tx: &Connection, entries: &[NewLedgerEntry]) -> Result<Vec<LedgerEntry>> {
     let mut inserted = Vec::new();
     for e in entries {
-        let id: Option<i64> = tx
-            .query_row(
-                "INSERT INTO ledger
+        let id: Option<i64> = cached_row(
+            tx,
+            "INSERT INTO ledger
                      (issuance_id, kind, party_kind, party, amount_minor, currency, recorded_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (issuance_id, kind) DO NOTHING
                  RETURNING id",
-                params![
-                    e.issuance_id.0,
-                    e.kind.as_str(),
-                    e.party.kind_str(),
-                    e.party.name(),
-                    e.amount_minor,
-                    e.currency,
-                    e.at.0
-                ],
-                |r| r.get(0),
-            )
-            .optional()?;
+            params![
+                e.issuance_id.0,
+                e.kind.as_str(),
+                e.party.kind_str(),
+                e.party.name(),
+                e.amount_minor,
+                e.currency,
+                e.at.0
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
         if let Some(id) = id {
             inserted.push(LedgerEntry {
                 id: super::LedgerEntryId(id),
@@ -323,12 +368,14 @@ impl Store for SqliteStore {
         self.write(move |tx| {
             let mut summary = ImportSummary::default();
             for c in &cards {
-                let exists: bool = tx.query_row(
+                let exists: bool = cached_row(
+                    tx,
                     "SELECT EXISTS (SELECT 1 FROM cards WHERE iccid = ?1)",
                     [c.iccid.as_str()],
                     |r| r.get(0),
                 )?;
-                tx.execute(
+                cached_exec(
+                    tx,
                     "INSERT INTO cards (iccid, imsi, msisdn, reg_key, last_counter, imported_at)
                      VALUES (?1, ?2, ?3, ?4, NULL, ?5)
                      ON CONFLICT (iccid) DO UPDATE SET imsi = excluded.imsi,
@@ -356,13 +403,13 @@ impl Store for SqliteStore {
     async fn card(&self, iccid: &Iccid) -> Result<Option<CardRecord>> {
         let iccid = iccid.as_str().to_owned();
         self.run(move |c| {
-            let raw = c
-                .query_row(
-                    "SELECT iccid, imsi, msisdn, reg_key, last_counter FROM cards WHERE iccid = ?1",
-                    [&iccid],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional()?;
+            let raw = cached_row(
+                c,
+                "SELECT iccid, imsi, msisdn, reg_key, last_counter FROM cards WHERE iccid = ?1",
+                [&iccid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
             raw.map(|(i, s, m, k, l)| card_from_parts(i, s, m, k, l))
                 .transpose()
         })
@@ -375,12 +422,14 @@ impl Store for SqliteStore {
         self.write(move |tx| {
             let mut summary = ImportSummary::default();
             for d in &devices {
-                let exists: bool = tx.query_row(
+                let exists: bool = cached_row(
+                    tx,
                     "SELECT EXISTS (SELECT 1 FROM devices WHERE tac = ?1)",
                     [d.tac.as_str()],
                     |r| r.get(0),
                 )?;
-                tx.execute(
+                cached_exec(
+                    tx,
                     "INSERT INTO devices (tac, manufacturer, make, model, release_date, camera,
                                           screen, bands, imported_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -415,24 +464,24 @@ impl Store for SqliteStore {
     async fn device(&self, tac: &Tac) -> Result<Option<DeviceModel>> {
         let tac = tac.as_str().to_owned();
         self.run(move |c| {
-            let raw = c
-                .query_row(
-                    &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE tac = ?1"),
-                    [&tac],
-                    |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                        ))
-                    },
-                )
-                .optional()?;
+            let raw = cached_row(
+                c,
+                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE tac = ?1"),
+                [&tac],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                },
+            )
+            .optional()?;
             raw.map(|(t, mf, mk, md, rd, cam, sc, b)| {
                 device_from_parts(t, mf, mk, md, rd, cam, sc, b)
             })
@@ -445,7 +494,8 @@ impl Store for SqliteStore {
         let tac = imei.tac().as_str().to_owned();
         let imei = imei.as_str().to_owned();
         self.write(move |tx| {
-            tx.execute(
+            cached_exec(
+                tx,
                 "INSERT INTO unknown_tacs (tac, first_seen, last_seen, seen_count, last_imei)
                  VALUES (?1, ?2, ?2, 1, ?3)
                  ON CONFLICT (tac) DO UPDATE SET
@@ -503,7 +553,7 @@ impl Store for SqliteStore {
             let (outcome, reason, kind) = match &reg.verification {
                 Verification::Verified { iccid, .. } => {
                     // Compare-and-set: the only way a counter is accepted.
-                    let n = tx.execute(
+                    let n = cached_exec(tx,
                         "UPDATE cards SET last_counter = ?1
                          WHERE iccid = ?2 AND (last_counter IS NULL OR last_counter < ?1)",
                         params![counter_sql, iccid.as_str()],
@@ -511,8 +561,7 @@ impl Store for SqliteStore {
                     if n == 1 {
                         ("accepted", None, Pending::Accepted)
                     } else {
-                        let last: Option<Option<i64>> = tx
-                            .query_row(
+                        let last: Option<Option<i64>> = cached_row(tx,
                                 "SELECT last_counter FROM cards WHERE iccid = ?1",
                                 [iccid.as_str()],
                                 |r| r.get(0),
@@ -526,8 +575,7 @@ impl Store for SqliteStore {
                             ),
                             Some(last) => {
                                 let last = counter_from_sql("cards", last.unwrap_or(0))?;
-                                let original: Option<(i64, Vec<u8>)> = tx
-                                    .query_row(
+                                let original: Option<(i64, Vec<u8>)> = cached_row(tx,
                                         "SELECT id, raw FROM registrations
                                          WHERE iccid = ?1 AND counter = ?2 AND outcome = 'accepted'",
                                         params![iccid.as_str(), counter_sql],
@@ -557,7 +605,7 @@ impl Store for SqliteStore {
                     ("rejected", Some(reason.clone()), Pending::Rejected)
                 }
             };
-            let id: i64 = tx.query_row(
+            let id: i64 = cached_row(tx,
                 "INSERT INTO registrations
                      (received_at, source_addr, raw, iccid, imei, counter, outcome, reason)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
@@ -580,26 +628,26 @@ impl Store for SqliteStore {
 
     async fn registration(&self, id: RegistrationId) -> Result<Option<RegistrationRecord>> {
         self.run(move |c| {
-            let raw = c
-                .query_row(
-                    "SELECT id, received_at, source_addr, raw, iccid, imei, counter, outcome, reason
+            let raw = cached_row(
+                c,
+                "SELECT id, received_at, source_addr, raw, iccid, imei, counter, outcome, reason
                      FROM registrations WHERE id = ?1",
-                    [id.0],
-                    |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get::<_, Option<i64>>(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                        ))
-                    },
-                )
-                .optional()?;
+                [id.0],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get::<_, Option<i64>>(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                },
+            )
+            .optional()?;
             raw.map(
                 |(id, at, src, raw, iccid, imei, counter, outcome, reason)| {
                     Ok(RegistrationRecord {
@@ -625,25 +673,25 @@ impl Store for SqliteStore {
     async fn record_issuance(&self, iss: &NewIssuance) -> Result<Issuance> {
         let iss = iss.clone();
         self.write(move |tx| {
-            let id: Option<i64> = tx
-                .query_row(
-                    "INSERT INTO key_issuances
+            let id: Option<i64> = cached_row(
+                tx,
+                "INSERT INTO key_issuances
                          (registration_id, iccid, imei, operator, manufacturer, source, issued_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (registration_id) DO NOTHING
                      RETURNING id",
-                    params![
-                        iss.registration_id.map(|r| r.0),
-                        iss.iccid,
-                        iss.imei,
-                        iss.operator,
-                        iss.manufacturer,
-                        iss.source.as_str(),
-                        iss.issued_at.0
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                params![
+                    iss.registration_id.map(|r| r.0),
+                    iss.iccid,
+                    iss.imei,
+                    iss.operator,
+                    iss.manufacturer,
+                    iss.source.as_str(),
+                    iss.issued_at.0
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
             let (sql, key) = match (id, iss.registration_id) {
                 (Some(id), _) => ("id", id),
                 (None, Some(reg)) => ("registration_id", reg.0),
@@ -664,7 +712,8 @@ impl Store for SqliteStore {
     async fn record_delivery(&self, d: &NewDelivery) -> Result<DeliveryId> {
         let d = d.clone();
         self.write(move |tx| {
-            let id: i64 = tx.query_row(
+            let id: i64 = cached_row(
+                tx,
                 "INSERT INTO deliveries
                      (registration_id, issuance_id, destination, sent_at, message_ids)
                  VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
@@ -697,7 +746,8 @@ impl Store for SqliteStore {
                     issuance_id.0
                 )));
             }
-            let first = tx.execute(
+            let first = cached_exec(
+                tx,
                 "INSERT INTO confirmations (issuance_id, confirmed_at) VALUES (?1, ?2)
                  ON CONFLICT (issuance_id) DO NOTHING",
                 params![issuance_id.0, at.0],
@@ -743,7 +793,8 @@ impl Store for SqliteStore {
     async fn record_failure(&self, f: &ProvisioningFailure) -> Result<()> {
         let f = f.clone();
         self.write(move |tx| {
-            tx.execute(
+            cached_exec(
+                tx,
                 "INSERT INTO provisioning_failures (registration_id, stage, reason, failed_at)
                  VALUES (?1, ?2, ?3, ?4)",
                 params![f.registration_id.0, f.stage, f.reason, f.at.0],
@@ -780,14 +831,14 @@ impl Store for SqliteStore {
         let iccid = iccid.as_str().to_owned();
         let counter = counter_to_sql(counter)?;
         self.run(move |c| {
-            let id: Option<i64> = c
-                .query_row(
-                    "SELECT id FROM registrations
+            let id: Option<i64> = cached_row(
+                c,
+                "SELECT id FROM registrations
                      WHERE iccid = ?1 AND counter = ?2 AND outcome = 'accepted'",
-                    params![iccid, counter],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                params![iccid, counter],
+                |r| r.get(0),
+            )
+            .optional()?;
             match id {
                 None => Ok(None),
                 Some(id) => Ok(Some((
@@ -798,27 +849,122 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn ledger_entry(&self, id: super::LedgerEntryId) -> Result<Option<LedgerEntry>> {
+        self.run(move |c| {
+            Ok(ledger_rows(
+                c,
+                &format!("SELECT {LEDGER_COLUMNS} FROM ledger WHERE id = ?1"),
+                [id.0],
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn owe_manufacturer_confirmation(&self, owed: &OwedConfirmation) -> Result<bool> {
+        let owed = owed.clone();
+        self.write(move |tx| {
+            Ok(cached_exec(
+                tx,
+                "INSERT INTO manufacturer_confirmations
+                     (issuance_id, manufacturer, device_key_id, owed_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (issuance_id) DO NOTHING",
+                params![
+                    owed.issuance_id.0,
+                    owed.manufacturer,
+                    owed.device_key_id as i64,
+                    owed.owed_at.0
+                ],
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn pending_manufacturer_confirmations(&self) -> Result<Vec<OwedConfirmation>> {
+        self.run(|c| owed_rows(c, "sent_at IS NULL ORDER BY owed_at, issuance_id", []))
+            .await
+    }
+
+    async fn manufacturer_confirmation(
+        &self,
+        issuance_id: IssuanceId,
+    ) -> Result<Option<OwedConfirmation>> {
+        self.run(move |c| Ok(owed_rows(c, "issuance_id = ?1", [issuance_id.0])?.pop()))
+            .await
+    }
+
+    async fn manufacturer_confirmation_attempt(
+        &self,
+        issuance_id: IssuanceId,
+        at: Timestamp,
+        error: Option<String>,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            match error {
+                None => cached_exec(
+                    tx,
+                    "UPDATE manufacturer_confirmations
+                     SET sent_at = ?2, last_attempt_at = ?2
+                     WHERE issuance_id = ?1 AND sent_at IS NULL",
+                    params![issuance_id.0, at.0],
+                )?,
+                Some(e) => cached_exec(
+                    tx,
+                    "UPDATE manufacturer_confirmations
+                     SET attempts = attempts + 1, last_attempt_at = ?2, last_error = ?3
+                     WHERE issuance_id = ?1 AND sent_at IS NULL",
+                    params![issuance_id.0, at.0, e],
+                )?,
+            };
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn owed_rows(
+    c: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<OwedConfirmation>> {
+    let mut stmt = c.prepare(&format!(
+        "SELECT {OWED_COLUMNS} FROM manufacturer_confirmations WHERE {filter}"
+    ))?;
+    let rows = stmt.query_map(params, |r| {
+        Ok(owed_from_parts(
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 fn issuance_row(c: &Connection, filter: &str, key: i64) -> Result<Option<Issuance>> {
-    let raw = c
-        .query_row(
-            &format!("SELECT {ISSUANCE_COLUMNS} FROM key_issuances WHERE {filter}"),
-            [key],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            },
-        )
-        .optional()?;
+    let raw = cached_row(
+        c,
+        &format!("SELECT {ISSUANCE_COLUMNS} FROM key_issuances WHERE {filter}"),
+        [key],
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        },
+    )
+    .optional()?;
     raw.map(|(id, reg, iccid, imei, op, mf, src, at)| {
         issuance_from_parts(id, reg, iccid, imei, op, mf, src, at)
     })
