@@ -435,6 +435,37 @@ impl HostedStub {
         Some(treatment)
     }
 
+    /// The handset's MAC'd provisioning report (`provisioning_stub::confirmation`, "IMTC"):
+    /// verified under the card's registration key, then billed like the daemon does.
+    fn on_imtc_report(&mut self, raw: &[u8], now_ms: u64, reply: &mut ServerReply) {
+        use provisioning_stub::confirmation::ReportRepr;
+        let Ok(unverified) = ReportRepr::parse(raw) else {
+            return;
+        };
+        let iccid = iccid_digits(&unverified.iccid);
+        let Some(card) = Iccid::parse(&iccid)
+            .ok()
+            .and_then(|i| self.setup.cards.get(i.as_str()))
+        else {
+            return;
+        };
+        let Ok(report) = ReportRepr::verify(raw, &card.key.0) else {
+            reply.arrows.push(ArrowSpec::new(
+                Lane::Stub,
+                Lane::Stub,
+                "provisioning report rejected: MAC does not verify".to_owned(),
+            ));
+            return;
+        };
+        let outcome = if report.result.is_configured() {
+            "OK"
+        } else {
+            "REJECT"
+        };
+        let text = format!("IMEITRACK CP1 {outcome} {}", report.device_key_id);
+        self.on_text_report(&text, now_ms, reply);
+    }
+
     fn on_text_report(&mut self, text: &str, now_ms: u64, reply: &mut ServerReply) {
         // IMEITRACK CP1 OK <key_id|->
         let mut parts = text.split_whitespace().skip(2);
@@ -491,6 +522,10 @@ impl ProvisioningServer for HostedStub {
         }
         if sm.user_data.starts_with(b"IMTR") {
             self.on_registration(sm, now_ms)
+        } else if sm.user_data.starts_with(b"IMTC") {
+            let mut reply = ServerReply::ack();
+            self.on_imtc_report(&sm.user_data, now_ms, &mut reply);
+            reply
         } else if sm.user_data.starts_with(b"IMEITRACK CP1 ") {
             let mut reply = ServerReply::ack();
             let text = String::from_utf8_lossy(&sm.user_data).into_owned();
