@@ -16,10 +16,6 @@ fn dir() -> PathBuf {
 /// they still fail, so fixing a gap forces this list to shrink.
 const KNOWN_FAILING: &[(&str, &str)] = &[
     (
-        "08-invalid-imei",
-        "world::WorldBuilder::build refuses a handset IMEI with a wrong Luhn digit (provisioning_stub::keys::Imei::parse for the OMA CP client identity)",
-    ),
-    (
         "09-sms-failure-then-retry",
         "world::power_on reports location status after the card's first session, so the applet retries at once instead of after its 60 s timer",
     ),

@@ -283,7 +283,12 @@ impl WorldBuilder {
                 self.tz_quarters,
                 sink.clone(),
             );
-            let imei = provisioning_stub::keys::Imei::parse(&spec.handset.imei.to_string())
+            // A real handset can report an IMEI whose 15th digit is not its Luhn check
+            // digit (story 08): the terminal keeps and reports the IMEI exactly as given,
+            // so the card sees the bad IMEI. Only the OMA CP client's identity (the
+            // device key binds a structurally valid IMEI, TS 23.003 §6.2.1 / Annex B)
+            // needs the Luhn-valid form, so it gets the corrected check digit.
+            let imei = luhn_corrected(&spec.handset.imei.to_string())
                 .map_err(|e| WorldError::Build(format!("handset {name}: IMEI: {e}")))?;
             let mut config = ClientConfig::new(HandsetIdentity {
                 imei,
@@ -1533,4 +1538,16 @@ impl World {
     pub fn server_running(&self) -> bool {
         self.stub.as_ref().is_some_and(|s| s.running)
     }
+}
+
+/// `imei` (15 ASCII digits) with its 15th digit replaced by the Luhn check digit of
+/// the first 14 (TS 23.003 Annex B), for identities that require a valid IMEI.
+fn luhn_corrected(
+    imei: &str,
+) -> Result<provisioning_stub::keys::Imei, provisioning_stub::keys::KeyError> {
+    let body = imei
+        .get(..14)
+        .ok_or(provisioning_stub::keys::KeyError::BadImei)?;
+    let check = provisioning_stub::keys::luhn_check_digit(body.as_bytes());
+    provisioning_stub::keys::Imei::parse(&format!("{body}{}", char::from(check)))
 }
