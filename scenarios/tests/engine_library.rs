@@ -16,24 +16,8 @@ fn dir() -> PathBuf {
 /// they still fail, so fixing a gap forces this list to shrink.
 const KNOWN_FAILING: &[(&str, &str)] = &[
     (
-        "09-sms-failure-then-retry",
-        "world::power_on reports location status after the card's first session, so the applet retries at once instead of after its 60 s timer",
-    ),
-    (
-        "10-retries-exhausted",
-        "same immediate retry on the location-status event after power-up",
-    ),
-    (
-        "11-smsc-down-for-an-hour",
-        "same immediate retry on the location-status event after power-up",
-    ),
-    (
         "12-power-cut-during-imei-commit",
         "the world arms power cuts by NVM write number only; no named commit point (imei_commit)",
-    ),
-    (
-        "16-pin-protected-card",
-        "no PIN entry after power-up in the world / handset_sim terminal",
     ),
 ];
 

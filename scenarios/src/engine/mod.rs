@@ -782,11 +782,10 @@ impl WorldEngine {
                     }
                 }
             }
-            Action::EnterPin { .. } => {
-                return Err(EngineError::Unsupported(
-                    "enter_pin: the world has no PIN entry after power-up (handset_sim::terminal verifies TerminalConfig::pin at power-up only)".into(),
-                ));
-            }
+            Action::EnterPin { handset, pin } => self
+                .world
+                .enter_pin(handset, pin.as_str())
+                .map_err(failed)?,
             Action::Replay { card, nth } => {
                 let view = self.world.card_view(card).map_err(failed)?;
                 let Some(s) = view

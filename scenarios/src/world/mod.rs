@@ -983,19 +983,68 @@ impl World {
         let now = self.now_ms();
         let h = self.handset_mut(handset)?;
         h.terminal.advance(now).ok();
-        match h.terminal.power_up() {
-            Ok(info) => {
-                h.client.config_mut().imsi = Some(info.imsi.clone());
-                if let Err(e) = h.terminal.attach() {
-                    let m = e.to_string();
-                    self.terminal_error(handset, m);
-                }
-            }
+        match h.terminal.start_card() {
+            Ok(Some(info)) => self.camp_and_start_toolkit(handset, &info)?,
+            // PIN1 wanted: the handset waits for its user (`World::enter_pin`).
+            Ok(None) => {}
             Err(e) => {
                 let m = format!("power-up: {e}");
                 self.terminal_error(handset, m);
             }
         }
+        Ok(())
+    }
+
+    /// The rest of a real ME's power-up once it has the IMSI: it camps on the network
+    /// (its location status is known from then on, so no EVENT DOWNLOAD is owed for
+    /// it), then sends TERMINAL PROFILE and runs the proactive session. Location
+    /// status events follow only later changes (TS 102 223 §7.5.4), so a card waiting
+    /// on its retry timer is not woken by its own power-up.
+    fn camp_and_start_toolkit(
+        &mut self,
+        handset: &str,
+        info: &handset_sim::terminal::CardInfo,
+    ) -> Result<(), WorldError> {
+        let h = self.handset_mut(handset)?;
+        h.client.config_mut().imsi = Some(info.imsi.clone());
+        if let Err(e) = h.terminal.attach() {
+            let m = e.to_string();
+            self.terminal_error(handset, m);
+        }
+        let h = self.handset_mut(handset)?;
+        if let Err(e) = h.terminal.start_toolkit() {
+            let m = format!("power-up: {e}");
+            self.terminal_error(handset, m);
+        }
+        Ok(())
+    }
+
+    /// The user of `handset` types PIN1 while power-up waits for it: VERIFY with the
+    /// card (TS 102 221 §11.1.9), then the rest of power-up (camp, TERMINAL PROFILE,
+    /// proactive session). A wrong PIN is recorded as a terminal error and the handset
+    /// keeps waiting.
+    pub fn enter_pin(&mut self, handset: &str, pin: &str) -> Result<(), WorldError> {
+        let t = self.now_ms();
+        self.sink.spec(
+            t,
+            handset,
+            ArrowSpec::new(Lane::Handset, Lane::Handset, "PIN entered"),
+        );
+        let h = self.handset_mut(handset)?;
+        if !h.powered || !h.terminal.awaiting_pin() {
+            let m = "PIN entered but the handset is not asking for one".to_owned();
+            self.terminal_error(handset, m);
+            return Ok(());
+        }
+        h.terminal.advance(t).ok();
+        match h.terminal.enter_pin(pin) {
+            Ok(info) => self.camp_and_start_toolkit(handset, &info)?,
+            Err(e) => {
+                let m = format!("PIN entry: {e}");
+                self.terminal_error(handset, m);
+            }
+        }
+        self.settle();
         Ok(())
     }
 
