@@ -14,12 +14,7 @@ fn dir() -> PathBuf {
 /// Scenarios that do not pass yet, each with the component gap that stops it. The
 /// expectations in those files are kept as they are (honest), and this test checks
 /// they still fail, so fixing a gap forces this list to shrink.
-const KNOWN_FAILING: &[(&str, &str)] = &[
-    (
-        "12-power-cut-during-imei-commit",
-        "the world arms power cuts by NVM write number only; no named commit point (imei_commit)",
-    ),
-];
+const KNOWN_FAILING: &[(&str, &str)] = &[];
 
 /// The 10,000-subscriber scenario is minutes long in a debug build: run by the bench
 /// (`scenario-bench`) and by `cargo test --release -- --ignored`.
