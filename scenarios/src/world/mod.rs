@@ -871,7 +871,12 @@ impl World {
                 next = next.min(now + self.tick_ms);
             }
             self.clock.set(next);
-            let names: Vec<String> = self.handsets.keys().cloned().collect();
+            let names: Vec<String> = self
+                .handsets
+                .iter()
+                .filter(|(_, h)| h.powered)
+                .map(|(n, _)| n.clone())
+                .collect();
             for name in &names {
                 self.run_terminal(name, next);
             }
@@ -882,11 +887,11 @@ impl World {
     }
 
     fn network_busy(&self) -> bool {
-        let msisdns: Vec<String> = self.cards.values().map(|c| c.msisdn.clone()).collect();
+        let cards = &self.cards;
         self.smsc.with_quiet(|s, _| {
             s.unrouted_len() > 0
                 || s.esme_queue_len(STUB_SYSTEM_ID) > 0
-                || msisdns.iter().any(|m| s.mt_queue_len(m) > 0)
+                || cards.values().any(|c| s.mt_queue_len(&c.msisdn) > 0)
         })
     }
 
@@ -1074,7 +1079,27 @@ impl World {
     /// One round; `true` if anything moved.
     fn pump(&mut self) -> bool {
         let mut moved = self.pump_stub();
-        let names: Vec<String> = self.handsets.keys().cloned().collect();
+        // Only handsets with MT messages queued can receive anything (`pump_mt` on the
+        // others only let the SMSC expire what is due, done here once): with thousands
+        // of handsets, polling each one every round dominated the run time.
+        let t = self.now_ms();
+        let eligible: Vec<(&String, &str)> = self
+            .handsets
+            .iter()
+            .filter(|(_, h)| h.powered && h.terminal.card().is_some())
+            .filter_map(|(n, h)| h.terminal.network().msisdn().map(|m| (n, m)))
+            .collect();
+        if eligible.is_empty() {
+            return moved;
+        }
+        let names: Vec<String> = self.smsc.with_quiet(|s, _| {
+            s.expire(t);
+            eligible
+                .iter()
+                .filter(|(_, m)| s.mt_queue_len(m) > 0)
+                .map(|(n, _)| (*n).clone())
+                .collect()
+        });
         for name in &names {
             moved |= self.pump_mt(name);
         }
