@@ -20,8 +20,14 @@
 //! 7. TERMINAL PROFILE from the handset's capabilities; if the card answers `91xx`, the
 //!    proactive loop runs.
 //!
-//! Then [`Terminal::attach`] reports the location status event (if the card registered
-//! it with SET UP EVENT LIST). The proactive loop is bounded
+//! [`Terminal::power_up`] runs all seven steps at once. A handset that camps on the
+//! network as a real ME does runs steps 1–6 with [`Terminal::start_card`] (which stops
+//! for PIN1 when the card refuses EF.IMSI with `69 82`, see [`Terminal::enter_pin`]),
+//! camps with [`Terminal::attach`], then step 7 with [`Terminal::start_toolkit`].
+//!
+//! [`Terminal::attach`] records the location status the ME now knows and reports it
+//! with the location status event only if the card registered that event with SET UP
+//! EVENT LIST and the status changed since the ME last knew it (TS 102 223 §7.5.4). The proactive loop is bounded
 //! ([`TerminalConfig::max_proactive_commands`] per session) and every command gets
 //! exactly one TERMINAL RESPONSE — see [`toolkit`] for the result codes.
 
