@@ -14,32 +14,7 @@ fn dir() -> PathBuf {
 /// Scenarios that do not pass yet, each with the component gap that stops it. The
 /// expectations in those files are kept as they are (honest), and this test checks
 /// they still fail, so fixing a gap forces this list to shrink.
-const KNOWN_FAILING: &[(&str, &str)] = &[
-    (
-        "08-invalid-imei",
-        "world::WorldBuilder::build refuses a handset IMEI with a wrong Luhn digit (provisioning_stub::keys::Imei::parse for the OMA CP client identity)",
-    ),
-    (
-        "09-sms-failure-then-retry",
-        "world::power_on reports location status after the card's first session, so the applet retries at once instead of after its 60 s timer",
-    ),
-    (
-        "10-retries-exhausted",
-        "same immediate retry on the location-status event after power-up",
-    ),
-    (
-        "11-smsc-down-for-an-hour",
-        "same immediate retry on the location-status event after power-up",
-    ),
-    (
-        "12-power-cut-during-imei-commit",
-        "the world arms power cuts by NVM write number only; no named commit point (imei_commit)",
-    ),
-    (
-        "16-pin-protected-card",
-        "no PIN entry after power-up in the world / handset_sim terminal",
-    ),
-];
+const KNOWN_FAILING: &[(&str, &str)] = &[];
 
 /// The 10,000-subscriber scenario is minutes long in a debug build: run by the bench
 /// (`scenario-bench`) and by `cargo test --release -- --ignored`.

@@ -20,8 +20,14 @@
 //! 7. TERMINAL PROFILE from the handset's capabilities; if the card answers `91xx`, the
 //!    proactive loop runs.
 //!
-//! Then [`Terminal::attach`] reports the location status event (if the card registered
-//! it with SET UP EVENT LIST). The proactive loop is bounded
+//! [`Terminal::power_up`] runs all seven steps at once. A handset that camps on the
+//! network as a real ME does runs steps 1–6 with [`Terminal::start_card`] (which stops
+//! for PIN1 when the card refuses EF.IMSI with `69 82`, see [`Terminal::enter_pin`]),
+//! camps with [`Terminal::attach`], then step 7 with [`Terminal::start_toolkit`].
+//!
+//! [`Terminal::attach`] records the location status the ME now knows and reports it
+//! with the location status event only if the card registered that event with SET UP
+//! EVENT LIST and the status changed since the ME last knew it (TS 102 223 §7.5.4). The proactive loop is bounded
 //! ([`TerminalConfig::max_proactive_commands`] per session) and every command gets
 //! exactly one TERMINAL RESPONSE — see [`toolkit`] for the result codes.
 
@@ -226,6 +232,17 @@ pub struct Terminal<R, N> {
     poll_interval_ms: Option<u64>,
     last_poll_ms: u64,
     reported_location: Option<Option<LocationInfo>>,
+    /// Power-up stopped before EF.IMSI: the card wants PIN1 ([`Terminal::enter_pin`]).
+    awaiting_pin: Option<AwaitingPin>,
+}
+
+/// What power-up learnt before it stopped for PIN1.
+#[derive(Debug, Clone)]
+struct AwaitingPin {
+    atr: Vec<u8>,
+    iccid: String,
+    ef_iccid: Vec<u8>,
+    selected: Selected,
 }
 
 impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
@@ -251,6 +268,7 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
             pending: VecDeque::new(),
             last_poll_ms: 0,
             reported_location: None,
+            awaiting_pin: None,
         }
     }
 
@@ -362,8 +380,32 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
 
     /// Powers the card up and initialises it as this handset (module docs, steps 1–7),
     /// including the proactive session the TERMINAL PROFILE may open.
+    ///
+    /// A card that wants PIN1 when no [`TerminalConfig::pin`] is set fails here at
+    /// `READ BINARY EF.IMSI` (`69 82`); use [`Terminal::start_card`] and
+    /// [`Terminal::enter_pin`] to enter the PIN as a user would.
     pub fn power_up(&mut self) -> Result<CardInfo, TerminalError> {
+        match self.start_card()? {
+            Some(info) => {
+                self.start_toolkit()?;
+                Ok(info)
+            }
+            None => Err(TerminalError::Card {
+                step: "READ BINARY EF.IMSI",
+                sw: 0x6982,
+            }),
+        }
+    }
+
+    /// Power-up steps 1–6 (module docs): ATR to EF.IMSI, without the TERMINAL PROFILE.
+    /// `Ok(None)` when the card refuses EF.IMSI with "security status not satisfied"
+    /// (`69 82`, TS 102 221 §10.2.1.5) and no PIN was configured: the handset then
+    /// asks its user for PIN1 ([`Terminal::enter_pin`]). A real ME camps on the
+    /// network once it has the IMSI, before the TERMINAL PROFILE: call
+    /// [`Terminal::attach`], then [`Terminal::start_toolkit`].
+    pub fn start_card(&mut self) -> Result<Option<CardInfo>, TerminalError> {
         self.card = None;
+        self.awaiting_pin = None;
         self.events.clear();
         self.timers = [None; 8];
         self.pending.clear();
@@ -435,12 +477,69 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
         };
         self.record(SessionEvent::Selected(selected.clone()));
 
-        if let Some(pin) = self.config.pin.clone() {
+        let pin_given = if let Some(pin) = self.config.pin.clone() {
             self.verify_pin(&pin)?;
+            true
+        } else {
+            false
+        };
+        let waiting = AwaitingPin {
+            atr,
+            iccid,
+            ef_iccid,
+            selected,
+        };
+        if pin_given {
+            return self.read_imsi(waiting).map(Some);
         }
+        self.select("SELECT EF.IMSI", [0x6F, 0x07])?;
+        let r = self.send(&[self.classes.iso, 0xB0, 0x00, 0x00, EfImsi::LEN as u8])?;
+        // 69 82 (UICC) / 98 04 (GSM SIM, TS 51.011 §9.4.5): access condition not met.
+        if matches!(r.sw(), 0x6982 | 0x9804) {
+            info!("card wants PIN1 before EF.IMSI");
+            self.awaiting_pin = Some(waiting);
+            return Ok(None);
+        }
+        if !r.is_success() {
+            return Err(self.fail(TerminalError::Card {
+                step: "READ BINARY EF.IMSI",
+                sw: r.sw(),
+            }));
+        }
+        self.finish_card(waiting, r.data).map(Some)
+    }
 
+    /// PIN1 typed by the user after [`Terminal::start_card`] stopped for it: VERIFY
+    /// (TS 102 221 §11.1.9), then EF.IMSI. `Ok(Some(info))` when the card is ready for
+    /// [`Terminal::attach`] and [`Terminal::start_toolkit`]; a wrong PIN is an error
+    /// ([`TerminalError::WrongPin`]) and the terminal keeps waiting for the PIN.
+    pub fn enter_pin(&mut self, pin: &str) -> Result<CardInfo, TerminalError> {
+        let Some(waiting) = self.awaiting_pin.clone() else {
+            return Err(TerminalError::NotPoweredUp);
+        };
+        self.verify_pin(pin)?;
+        self.awaiting_pin = None;
+        self.read_imsi(waiting)
+    }
+
+    /// Whether power-up is stopped waiting for PIN1.
+    pub fn awaiting_pin(&self) -> bool {
+        self.awaiting_pin.is_some()
+    }
+
+    fn read_imsi(&mut self, w: AwaitingPin) -> Result<CardInfo, TerminalError> {
         self.select("SELECT EF.IMSI", [0x6F, 0x07])?;
         let ef_imsi = self.read_binary("READ BINARY EF.IMSI", EfImsi::LEN as u8)?;
+        self.finish_card(w, ef_imsi)
+    }
+
+    fn finish_card(&mut self, w: AwaitingPin, ef_imsi: Vec<u8>) -> Result<CardInfo, TerminalError> {
+        let AwaitingPin {
+            atr,
+            iccid,
+            ef_iccid,
+            selected,
+        } = w;
         let imsi = match EfImsi::parse(&ef_imsi) {
             Ok(i) => i.imsi.to_string(),
             Err(error) => {
@@ -465,7 +564,15 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
             ef_imsi,
         };
         self.card = Some(info.clone());
+        info!(iccid = %info.iccid, imsi = %info.imsi, "card initialised");
+        Ok(info)
+    }
 
+    /// Power-up step 7: TERMINAL PROFILE, then the proactive session it may open.
+    pub fn start_toolkit(&mut self) -> Result<(), TerminalError> {
+        if self.card.is_none() {
+            return Err(TerminalError::NotPoweredUp);
+        }
         let tp = self.handset.terminal_profile.as_bytes().to_vec();
         let mut apdu = vec![self.classes.cat, 0x10, 0x00, 0x00, tp.len() as u8];
         apdu.extend_from_slice(&tp);
@@ -474,9 +581,8 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
             profile: tp,
             sw: r.sw(),
         });
-        info!(iccid = %info.iccid, imsi = %info.imsi, "card initialised");
         self.proactive_session(r.sw())?;
-        Ok(info)
+        Ok(())
     }
 
     /// Reads EF.DIR and returns the first USIM AID with its label.
@@ -643,10 +749,13 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
         if self.reported_location == Some(loc) {
             return Ok(());
         }
+        // The ME knows its location status from now on, whether or not the card asked
+        // for the event: a later SET UP EVENT LIST only brings reports of changes
+        // (TS 102 223 §4.7, §7.5.4), not of the status the ME already had.
+        self.reported_location = Some(loc);
         if !self.events.contains(&Event::LOCATION_STATUS) {
             return Ok(());
         }
-        self.reported_location = Some(loc);
         let ev = match loc {
             Some(l) => EventDownload::location_status(
                 l.service,
@@ -773,6 +882,7 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
     pub fn power_off(&mut self) {
         self.t0.reader_mut().power_off();
         self.card = None;
+        self.awaiting_pin = None;
     }
 }
 

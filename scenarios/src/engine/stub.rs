@@ -435,35 +435,39 @@ impl HostedStub {
         Some(treatment)
     }
 
-    /// The handset's MAC'd provisioning report (`provisioning_stub::confirmation`, "IMTC"):
-    /// verified under the card's registration key, then billed like the daemon does.
+    /// The world's handset report: `provisioning_stub::confirmation` ("IMTC"), MAC'd
+    /// under the card's registration key (looked up by the EF.ICCID it carries).
     fn on_imtc_report(&mut self, raw: &[u8], now_ms: u64, reply: &mut ServerReply) {
         use provisioning_stub::confirmation::ReportRepr;
-        let Ok(unverified) = ReportRepr::parse(raw) else {
+        let Ok(unchecked) = ReportRepr::parse(raw) else {
+            reply.arrows.push(ArrowSpec::new(
+                Lane::Stub,
+                Lane::Stub,
+                "provisioning report: does not parse",
+            ));
             return;
         };
-        let iccid = iccid_digits(&unverified.iccid);
-        let Some(card) = Iccid::parse(&iccid)
+        let card = Iccid::parse(&iccid_digits(&unchecked.iccid))
             .ok()
-            .and_then(|i| self.setup.cards.get(i.as_str()))
-        else {
+            .and_then(|i| self.setup.cards.get(i.as_str()).cloned());
+        let Some(card) = card else {
             return;
         };
         let Ok(report) = ReportRepr::verify(raw, &card.key.0) else {
             reply.arrows.push(ArrowSpec::new(
                 Lane::Stub,
                 Lane::Stub,
-                "provisioning report rejected: MAC does not verify".to_owned(),
+                "provisioning report: MAC does not verify",
             ));
             return;
         };
-        let outcome = if report.result.is_configured() {
-            "OK"
-        } else {
-            "REJECT"
+        let Ok(key_id) = i64::try_from(report.device_key_id) else {
+            return;
         };
-        let text = format!("IMEITRACK CP1 {outcome} {}", report.device_key_id);
-        self.on_text_report(&text, now_ms, reply);
+        if key_id == 0 {
+            return;
+        }
+        self.confirm(report.result.is_configured(), key_id, now_ms, reply);
     }
 
     fn on_text_report(&mut self, text: &str, now_ms: u64, reply: &mut ServerReply) {
@@ -473,6 +477,10 @@ impl HostedStub {
         let Some(key_id) = parts.next().and_then(|k| k.parse::<i64>().ok()) else {
             return;
         };
+        self.confirm(ok, key_id, now_ms, reply);
+    }
+
+    fn confirm(&mut self, ok: bool, key_id: i64, now_ms: u64, reply: &mut ServerReply) {
         if !ok || self.confirmed.contains_key(&key_id) {
             return;
         }
@@ -522,7 +530,10 @@ impl ProvisioningServer for HostedStub {
         }
         if sm.user_data.starts_with(b"IMTR") {
             self.on_registration(sm, now_ms)
-        } else if sm.user_data.starts_with(b"IMTC") {
+        } else if sm
+            .user_data
+            .starts_with(&provisioning_stub::confirmation::MAGIC)
+        {
             let mut reply = ServerReply::ack();
             self.on_imtc_report(&sm.user_data, now_ms, &mut reply);
             reply

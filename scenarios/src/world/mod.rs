@@ -283,7 +283,12 @@ impl WorldBuilder {
                 self.tz_quarters,
                 sink.clone(),
             );
-            let imei = provisioning_stub::keys::Imei::parse(&spec.handset.imei.to_string())
+            // A real handset can report an IMEI whose 15th digit is not its Luhn check
+            // digit (story 08): the terminal keeps and reports the IMEI exactly as given,
+            // so the card sees the bad IMEI. Only the OMA CP client's identity (the
+            // device key binds a structurally valid IMEI, TS 23.003 §6.2.1 / Annex B)
+            // needs the Luhn-valid form, so it gets the corrected check digit.
+            let imei = luhn_corrected(&spec.handset.imei.to_string())
                 .map_err(|e| WorldError::Build(format!("handset {name}: IMEI: {e}")))?;
             let mut config = ClientConfig::new(HandsetIdentity {
                 imei,
@@ -866,7 +871,12 @@ impl World {
                 next = next.min(now + self.tick_ms);
             }
             self.clock.set(next);
-            let names: Vec<String> = self.handsets.keys().cloned().collect();
+            let names: Vec<String> = self
+                .handsets
+                .iter()
+                .filter(|(_, h)| h.powered)
+                .map(|(n, _)| n.clone())
+                .collect();
             for name in &names {
                 self.run_terminal(name, next);
             }
@@ -877,11 +887,11 @@ impl World {
     }
 
     fn network_busy(&self) -> bool {
-        let msisdns: Vec<String> = self.cards.values().map(|c| c.msisdn.clone()).collect();
+        let cards = &self.cards;
         self.smsc.with_quiet(|s, _| {
             s.unrouted_len() > 0
                 || s.esme_queue_len(STUB_SYSTEM_ID) > 0
-                || msisdns.iter().any(|m| s.mt_queue_len(m) > 0)
+                || cards.values().any(|c| s.mt_queue_len(&c.msisdn) > 0)
         })
     }
 
@@ -978,19 +988,68 @@ impl World {
         let now = self.now_ms();
         let h = self.handset_mut(handset)?;
         h.terminal.advance(now).ok();
-        match h.terminal.power_up() {
-            Ok(info) => {
-                h.client.config_mut().imsi = Some(info.imsi.clone());
-                if let Err(e) = h.terminal.attach() {
-                    let m = e.to_string();
-                    self.terminal_error(handset, m);
-                }
-            }
+        match h.terminal.start_card() {
+            Ok(Some(info)) => self.camp_and_start_toolkit(handset, &info)?,
+            // PIN1 wanted: the handset waits for its user (`World::enter_pin`).
+            Ok(None) => {}
             Err(e) => {
                 let m = format!("power-up: {e}");
                 self.terminal_error(handset, m);
             }
         }
+        Ok(())
+    }
+
+    /// The rest of a real ME's power-up once it has the IMSI: it camps on the network
+    /// (its location status is known from then on, so no EVENT DOWNLOAD is owed for
+    /// it), then sends TERMINAL PROFILE and runs the proactive session. Location
+    /// status events follow only later changes (TS 102 223 §7.5.4), so a card waiting
+    /// on its retry timer is not woken by its own power-up.
+    fn camp_and_start_toolkit(
+        &mut self,
+        handset: &str,
+        info: &handset_sim::terminal::CardInfo,
+    ) -> Result<(), WorldError> {
+        let h = self.handset_mut(handset)?;
+        h.client.config_mut().imsi = Some(info.imsi.clone());
+        if let Err(e) = h.terminal.attach() {
+            let m = e.to_string();
+            self.terminal_error(handset, m);
+        }
+        let h = self.handset_mut(handset)?;
+        if let Err(e) = h.terminal.start_toolkit() {
+            let m = format!("power-up: {e}");
+            self.terminal_error(handset, m);
+        }
+        Ok(())
+    }
+
+    /// The user of `handset` types PIN1 while power-up waits for it: VERIFY with the
+    /// card (TS 102 221 §11.1.9), then the rest of power-up (camp, TERMINAL PROFILE,
+    /// proactive session). A wrong PIN is recorded as a terminal error and the handset
+    /// keeps waiting.
+    pub fn enter_pin(&mut self, handset: &str, pin: &str) -> Result<(), WorldError> {
+        let t = self.now_ms();
+        self.sink.spec(
+            t,
+            handset,
+            ArrowSpec::new(Lane::Handset, Lane::Handset, "PIN entered"),
+        );
+        let h = self.handset_mut(handset)?;
+        if !h.powered || !h.terminal.awaiting_pin() {
+            let m = "PIN entered but the handset is not asking for one".to_owned();
+            self.terminal_error(handset, m);
+            return Ok(());
+        }
+        h.terminal.advance(t).ok();
+        match h.terminal.enter_pin(pin) {
+            Ok(info) => self.camp_and_start_toolkit(handset, &info)?,
+            Err(e) => {
+                let m = format!("PIN entry: {e}");
+                self.terminal_error(handset, m);
+            }
+        }
+        self.settle();
         Ok(())
     }
 
@@ -1020,7 +1079,27 @@ impl World {
     /// One round; `true` if anything moved.
     fn pump(&mut self) -> bool {
         let mut moved = self.pump_stub();
-        let names: Vec<String> = self.handsets.keys().cloned().collect();
+        // Only handsets with MT messages queued can receive anything (`pump_mt` on the
+        // others only let the SMSC expire what is due, done here once): with thousands
+        // of handsets, polling each one every round dominated the run time.
+        let t = self.now_ms();
+        let eligible: Vec<(&String, &str)> = self
+            .handsets
+            .iter()
+            .filter(|(_, h)| h.powered && h.terminal.card().is_some())
+            .filter_map(|(n, h)| h.terminal.network().msisdn().map(|m| (n, m)))
+            .collect();
+        if eligible.is_empty() {
+            return moved;
+        }
+        let names: Vec<String> = self.smsc.with_quiet(|s, _| {
+            s.expire(t);
+            eligible
+                .iter()
+                .filter(|(_, m)| s.mt_queue_len(m) > 0)
+                .map(|(n, _)| (*n).clone())
+                .collect()
+        });
         for name in &names {
             moved |= self.pump_mt(name);
         }
@@ -1533,4 +1612,16 @@ impl World {
     pub fn server_running(&self) -> bool {
         self.stub.as_ref().is_some_and(|s| s.running)
     }
+}
+
+/// `imei` (15 ASCII digits) with its 15th digit replaced by the Luhn check digit of
+/// the first 14 (TS 23.003 Annex B), for identities that require a valid IMEI.
+fn luhn_corrected(
+    imei: &str,
+) -> Result<provisioning_stub::keys::Imei, provisioning_stub::keys::KeyError> {
+    let body = imei
+        .get(..14)
+        .ok_or(provisioning_stub::keys::KeyError::BadImei)?;
+    let check = provisioning_stub::keys::luhn_check_digit(body.as_bytes());
+    provisioning_stub::keys::Imei::parse(&format!("{body}{}", char::from(check)))
 }
