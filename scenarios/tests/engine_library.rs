@@ -49,7 +49,7 @@ fn library_passes_through_the_engine() {
 }
 
 #[test]
-#[ignore]
+#[ignore = "story 18 is too slow until the world gets a deadline queue (README: what is missing)"]
 fn ten_thousand_swaps() {
     for n in SLOW {
         let r = run(n);

@@ -84,15 +84,6 @@ fn list_shows_titles() {
 }
 
 #[test]
-#[ignore = "the engine is built now (engine::WorldFactory)"]
-fn run_without_engine_says_so_and_exits_2() {
-    let (rc, _, err) = imeitrack(&["run", "--jobs", "2"]);
-    assert_eq!(rc, 2);
-    assert!(err.contains("18 scenario files valid, 0 invalid"), "{err}");
-    assert!(err.contains("error: engine not built yet"), "{err}");
-}
-
-#[test]
 fn check_reports_file_line_column_and_expected() {
     let dir = tempfile::tempdir().unwrap();
     let src = std::fs::read_to_string(
