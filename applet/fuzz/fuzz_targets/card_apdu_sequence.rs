@@ -5,5 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    applet::card::fuzz_sequence(data);
+    if let Err(violation) = applet::card::fuzz_sequence(data) {
+        panic!("card invariant broken: {violation:?}");
+    }
 });

@@ -11,6 +11,8 @@ use crate::wire::sms;
 /// A fixed personalisation for tests, benchmarks and fuzzing: ICCID 8949001012345678901,
 /// IMSI 001010123456789, PIN1 "1234" enabled, server +447700900123, key of
 /// docs/registration.md §6.
+// The one `expect` parses a constant literal; `test_personalisation_builds` in
+// `uicc.rs` runs it, so it cannot fire.
 #[allow(clippy::expect_used)]
 pub fn test_personalisation() -> Personalisation {
     let server = sms::Address::number("+447700900123").expect("valid number");
@@ -44,13 +46,13 @@ pub fn test_personalisation() -> Personalisation {
 /// `now + data[1]` tearing after `data[2] % 8` bytes, otherwise an APDU of `data[1]`
 /// bytes taken from the stream. Time advances by `op` seconds per operation.
 ///
-/// Invariants (a violation panics, which is the fuzzer's signal): every response is
-/// 2..=[`MAX_RESPONSE`] bytes; the registration counter never decreases; a stored
-/// IMEI is always a valid IMEI mobile identity.
-#[allow(clippy::panic)]
-pub fn fuzz_sequence(data: &[u8]) -> usize {
+/// Invariants: every response is 2..=[`MAX_RESPONSE`] bytes; the registration counter
+/// never decreases; a stored IMEI is always a valid IMEI mobile identity. A violation
+/// is returned as a [`Violation`] (the fuzz target turns it into a panic, the fuzzer's
+/// signal); the library itself never panics here.
+pub fn fuzz_sequence(data: &[u8]) -> Result<usize, Violation> {
     let Ok(mut card) = Card::new(&test_personalisation(), CardNvm::new()) else {
-        panic!("personalisation failed");
+        return Err(Violation::Personalisation);
     };
     card.power_on(true);
     let mut out = [0u8; MAX_RESPONSE];
@@ -85,7 +87,7 @@ pub fn fuzz_sequence(data: &[u8]) -> usize {
                 rest = rest.get(1 + apdu.len()..).unwrap_or(&[]);
                 let n = card.process(apdu, now, &mut out);
                 if !(2..=MAX_RESPONSE).contains(&n) {
-                    panic!("response length {n}");
+                    return Err(Violation::ResponseLength(n));
                 }
             }
         }
@@ -95,15 +97,36 @@ pub fn fuzz_sequence(data: &[u8]) -> usize {
         {
             let c = r.next_counter();
             if c < counter {
-                panic!("counter went back from {counter} to {c}");
+                return Err(Violation::CounterWentBack {
+                    from: counter,
+                    to: c,
+                });
             }
             counter = c;
             if let Some(imei) = r.stored_imei()
                 && Digit15::classify(&imei).is_err()
             {
-                panic!("invalid stored IMEI {imei:02X?}");
+                return Err(Violation::InvalidStoredImei(imei));
             }
         }
     }
-    ops
+    Ok(ops)
+}
+
+/// A card invariant broken during [`fuzz_sequence`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    /// The test personalisation could not be written to a blank NVM.
+    Personalisation,
+    /// A response outside 2..=[`MAX_RESPONSE`] bytes.
+    ResponseLength(usize),
+    /// The persistent registration counter decreased.
+    CounterWentBack {
+        /// Value seen before.
+        from: u64,
+        /// Smaller value seen after.
+        to: u64,
+    },
+    /// The stored IMEI is not a valid IMEI mobile identity.
+    InvalidStoredImei([u8; 8]),
 }

@@ -18,7 +18,7 @@ pub mod pin;
 pub mod uicc;
 
 #[doc(hidden)]
-pub use harness::{fuzz_sequence, test_personalisation};
+pub use harness::{Violation, fuzz_sequence, test_personalisation};
 pub use uicc::{ATR, Card, CardNvm, DATA_LEN, Fault, MAX_RESPONSE, Mode, NVM_LEN, Personalisation};
 
 use crate::wire::apdu::StatusWord;
