@@ -794,6 +794,51 @@ impl Smsc {
         self.mt_queues.get(msisdn).map_or(0, VecDeque::len)
     }
 
+    /// The numbers that have at least one MT message waiting, in ascending order (due
+    /// or not, reachable or not). Costs O(numbers with something waiting), so a driver
+    /// with thousands of attached handsets polls only these.
+    pub fn mt_waiting(&self) -> impl Iterator<Item = &str> + '_ {
+        self.mt_queues.keys().map(String::as_str)
+    }
+
+    /// The earliest virtual time after `now` at which this SMSC can act on its own, so
+    /// that a driver on virtual time can jump there instead of polling: an MT message
+    /// or an ESME delivery becoming due (latency, retry interval), an outstanding
+    /// `deliver_sm` whose response timeout ends, something stored expiring, an outage
+    /// starting or ending. `None` = nothing until the outside changes something.
+    ///
+    /// What waits on the outside is not counted: a message due for a handset that is
+    /// detached or out of coverage, or for an ESME that is not bound, moves when the
+    /// driver attaches the handset, restores coverage or binds (the driver polls then).
+    /// Costs O(numbers with MT waiting + ESME queue lengths + outage windows).
+    pub fn next_due(&self, now: u64) -> Option<u64> {
+        let mut next = u64::MAX;
+        let mut consider = |t: u64| {
+            if t > now && t < next {
+                next = t;
+            }
+        };
+        consider(self.next_expiry);
+        for w in &self.faults.down {
+            consider(w.from_ms);
+            consider(w.until_ms);
+        }
+        for q in self.mt_queues.values() {
+            if let Some(head) = q.front() {
+                consider(head.due);
+            }
+        }
+        for q in self.esme_queues.values() {
+            for p in q {
+                consider(p.due);
+                if let Some((_, deadline)) = p.in_flight {
+                    consider(deadline);
+                }
+            }
+        }
+        (next != u64::MAX).then_some(next)
+    }
+
     /// The next MT message for `msisdn`, if the SMSC is up, the handset is attached and
     /// in coverage, and the oldest message is due. Messages go out in order. A lost
     /// attempt (fault) keeps the message for a retry after `retry_interval_ms`; a
@@ -816,7 +861,12 @@ impl Smsc {
             self.event(now, Event::MtLost { message_id });
             return None;
         }
-        let mt = self.mt_queues.get_mut(msisdn)?.pop_front()?;
+        let q = self.mt_queues.get_mut(msisdn)?;
+        let mt = q.pop_front()?;
+        if q.is_empty() {
+            // Only numbers with something waiting keep a queue (see `Smsc::mt_waiting`).
+            self.mt_queues.remove(msisdn);
+        }
         if let Some(cause) = self.faults.mt_rp_error {
             self.event(
                 now,
@@ -923,6 +973,7 @@ impl Smsc {
             *q = kept;
             expired_mt.extend(gone);
         }
+        self.mt_queues.retain(|_, q| !q.is_empty());
         for m in expired_mt {
             self.event(
                 now,

@@ -171,6 +171,16 @@ impl Reassembler {
         self.partials.len()
     }
 
+    /// The virtual time at which [`Reassembler::expire`] drops the oldest partial
+    /// message held (its first segment's time plus the timeout), if any; a driver on
+    /// virtual time wakes the handset then instead of polling.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.partials
+            .values()
+            .map(|p| p.first_ms.saturating_add(self.timeout_ms))
+            .min()
+    }
+
     /// Adds one segment at virtual time `now_ms`. Returns the complete message when this
     /// segment completes it (immediately for a message without a concatenation IE),
     /// `Ok(None)` while parts are missing or for a duplicate, and an error when the segment
@@ -375,12 +385,18 @@ mod tests {
     #[test]
     fn timeout_reports_missing_parts() {
         let mut r = Reassembler::new(1000);
+        assert_eq!(r.next_expiry(), None);
         r.push(&seg("1", 7, 3, 2, b"bb"), 10).unwrap();
+        r.push(&seg("2", 9, 2, 1, b"cc"), 500).unwrap();
+        assert_eq!(r.next_expiry(), Some(1010), "the oldest partial's deadline");
         assert!(r.expire(1009).is_empty());
         let e = r.expire(1010);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].missing, vec![1, 3]);
+        assert_eq!(r.next_expiry(), Some(1500));
+        assert_eq!(r.expire(1500).len(), 1);
         assert_eq!(r.pending(), 0);
+        assert_eq!(r.next_expiry(), None);
         // A late part starts a new partial rather than completing the old one.
         assert!(r.push(&seg("1", 7, 3, 1, b"aa"), 1100).unwrap().is_none());
     }

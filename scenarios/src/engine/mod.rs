@@ -108,8 +108,8 @@ pub struct WorldEngine {
     fleets: BTreeMap<String, Fleet>,
     /// ICCID → fleet name.
     fleet_of: BTreeMap<String, String>,
-    /// Time-ordered pending actions: (t, seq, what).
-    schedule: Vec<(u64, u64, Scheduled)>,
+    /// Pending actions by (time, sequence): earliest first, ties in the order planned.
+    schedule: BTreeMap<(u64, u64), Scheduled>,
     seq: u64,
     /// Restart the stub at this time.
     restart_at: Option<u64>,
@@ -566,7 +566,7 @@ impl WorldEngine {
             handsets: w.handsets.keys().cloned().collect(),
             fleets,
             fleet_of,
-            schedule: Vec::new(),
+            schedule: BTreeMap::new(),
             seq: 0,
             restart_at: None,
             restart_after_fire: None,
@@ -678,7 +678,7 @@ impl WorldEngine {
     /// Runs to `to`, doing scheduled swaps and stub restarts on the way.
     fn run_to(&mut self, to: u64) -> Result<(), EngineError> {
         loop {
-            let next_sched = self.schedule.first().map(|s| s.0);
+            let next_sched = self.schedule.first_key_value().map(|(k, _)| k.0);
             let next = [next_sched, self.restart_at]
                 .into_iter()
                 .flatten()
@@ -692,9 +692,14 @@ impl WorldEngine {
                 self.world.start_server().map_err(failed)?;
                 self.after_op();
             }
-            while self.schedule.first().is_some_and(|s| s.0 <= t) {
-                let (_, _, what) = self.schedule.remove(0);
-                self.do_scheduled(what)?;
+            while self
+                .schedule
+                .first_key_value()
+                .is_some_and(|(k, _)| k.0 <= t)
+            {
+                if let Some((_, what)) = self.schedule.pop_first() {
+                    self.do_scheduled(what)?;
+                }
             }
         }
         self.world.run_until(to);
@@ -893,17 +898,15 @@ impl WorldEngine {
                     let jitter = if slot > 1 { rng.next_u64() % slot } else { 0 };
                     let t = now + i * slot + jitter;
                     self.seq += 1;
-                    self.schedule.push((
-                        t,
-                        self.seq,
+                    self.schedule.insert(
+                        (t, self.seq),
                         Scheduled::Swap {
                             fleet: fleet.clone(),
                             member: i as usize,
                             to,
                         },
-                    ));
+                    );
                 }
-                self.schedule.sort_by_key(|s| (s.0, s.1));
                 self.run_to(now)?;
             }
         }

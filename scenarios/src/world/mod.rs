@@ -29,7 +29,7 @@ pub mod server;
 pub mod slot;
 pub mod stub;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use applet::card::Personalisation;
 use applet::tracker::State as AppletState;
@@ -153,7 +153,6 @@ pub struct WorldBuilder {
     cards: Vec<(String, CardSpec)>,
     handsets: Vec<(String, HandsetSpec)>,
     server: Option<(String, Box<dyn ProvisioningServer>)>,
-    tick_ms: u64,
 }
 
 impl std::fmt::Debug for WorldBuilder {
@@ -176,7 +175,6 @@ impl WorldBuilder {
             cards: Vec::new(),
             handsets: Vec::new(),
             server: None,
-            tick_ms: 1000,
         }
     }
 
@@ -217,12 +215,6 @@ impl WorldBuilder {
         self
     }
 
-    /// Step of virtual time while the network has messages in flight (default 1 s).
-    pub fn tick_ms(mut self, ms: u64) -> Self {
-        self.tick_ms = ms.max(1);
-        self
-    }
-
     /// Builds the world; the server (if any) is started and bound at time 0.
     pub fn build(self) -> Result<World, WorldError> {
         let clock = WorldClock::new(self.epoch_unix_s, self.tz_quarters);
@@ -243,6 +235,7 @@ impl WorldBuilder {
             clock.smsc_clock(),
         );
         let mut cards = BTreeMap::new();
+        let mut by_msisdn: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (name, spec) in self.cards {
             let iccid = EfIccid::parse(&spec.personalisation.files.iccid)
                 .map_err(|e| WorldError::Build(format!("card {name}: EF.ICCID: {e}")))?
@@ -269,6 +262,10 @@ impl WorldBuilder {
                 in_handset: None,
                 pending_cut: None,
             };
+            by_msisdn
+                .entry(state.msisdn.clone())
+                .or_default()
+                .push(name.clone());
             if cards.insert(name.clone(), state).is_some() {
                 return Err(WorldError::Build(format!("card {name} given twice")));
             }
@@ -328,8 +325,14 @@ impl WorldBuilder {
                 running: true,
                 submitted: BTreeMap::new(),
             }),
-            tick_ms: self.tick_ms,
+            by_msisdn,
+            due: BTreeSet::new(),
+            due_at: BTreeMap::new(),
+            dirty: BTreeSet::new(),
         };
+        for names in world.by_msisdn.values_mut() {
+            names.sort();
+        }
         world.pump();
         Ok(world)
     }
@@ -445,7 +448,17 @@ pub struct World {
     cards: BTreeMap<String, CardState>,
     handsets: BTreeMap<String, HandsetState>,
     stub: Option<StubState>,
-    tick_ms: u64,
+    /// MSISDN → the cards personalised with it, in name order (MT routing, actors).
+    by_msisdn: BTreeMap<String, Vec<String>>,
+    /// The deadline queue: `(virtual time, handset)` for every powered handset with
+    /// something due (terminal timer, busy-ENVELOPE retry, STATUS poll, reassembly
+    /// expiry), so a tick visits only what is due. Ties run in handset-name order.
+    due: BTreeSet<(u64, String)>,
+    /// Each queued handset's entry in `due`.
+    due_at: BTreeMap<String, u64>,
+    /// Handsets the world touched since their deadline was last computed (also the
+    /// only ones whose card can have lost power since the last look).
+    dirty: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for World {
@@ -849,34 +862,41 @@ impl World {
         self.run_until(to);
     }
 
-    /// Runs the world until virtual time `to_ms`: terminal timers and STATUS polls at
-    /// their deadlines, the SMSC's deliveries (stepping [`WorldBuilder::tick_ms`] while
-    /// anything is in flight), the server's work, reassembly timeouts.
+    /// Runs the world until virtual time `to_ms`, jumping from one due time to the
+    /// next: terminal timers, busy-ENVELOPE retries and STATUS polls at their
+    /// deadlines, reassembly timeouts, and whatever the SMSC has due
+    /// ([`Smsc::next_due`]: deliveries after latency or a retry interval, response
+    /// timeouts, expiries, outage edges); the server's work follows at each instant.
+    ///
+    /// Only what is due is visited ([`World`]'s deadline queue), so the cost of a
+    /// step does not grow with the number of idle handsets. Handsets due at the same
+    /// instant run in name order, then the network is settled, so the same script on
+    /// the same seed gives the same arrows and APDU trace.
     pub fn run_until(&mut self, to_ms: u64) {
+        // Whatever changed from outside since the last step (coverage, faults, the
+        // SMSC scripted directly) moves now.
+        self.settle();
         for _ in 0..10_000_000u64 {
             let now = self.now_ms();
             if now >= to_ms {
                 break;
             }
             let mut next = to_ms;
-            for h in self.handsets.values().filter(|h| h.powered) {
-                if let Some(d) = h.terminal.next_deadline() {
-                    next = next.min(d.max(now + 1));
-                }
-                if h.client.reassembler().pending() > 0 {
-                    next = next.min(now + self.tick_ms);
-                }
+            if let Some((d, _)) = self.due.first() {
+                next = next.min((*d).max(now + 1));
             }
-            if self.network_busy() {
-                next = next.min(now + self.tick_ms);
+            if let Some(d) = self.smsc.with_quiet(|s, _| s.next_due(now)) {
+                next = next.min(d.max(now + 1));
             }
             self.clock.set(next);
-            let names: Vec<String> = self
-                .handsets
-                .iter()
-                .filter(|(_, h)| h.powered)
-                .map(|(n, _)| n.clone())
-                .collect();
+            let mut names = Vec::new();
+            while self.due.first().is_some_and(|(d, _)| *d <= next) {
+                if let Some((_, name)) = self.due.pop_first() {
+                    self.due_at.remove(&name);
+                    names.push(name);
+                }
+            }
+            names.sort();
             for name in &names {
                 self.run_terminal(name, next);
             }
@@ -886,17 +906,17 @@ impl World {
         self.settle();
     }
 
-    fn network_busy(&self) -> bool {
-        let cards = &self.cards;
-        self.smsc.with_quiet(|s, _| {
-            s.unrouted_len() > 0
-                || s.esme_queue_len(STUB_SYSTEM_ID) > 0
-                || cards.values().any(|c| s.mt_queue_len(&c.msisdn) > 0)
-        })
+    /// The next virtual time at which something in the world is due by itself (a
+    /// handset deadline or the SMSC's), if any.
+    pub fn next_due(&self) -> Option<u64> {
+        let now = self.now_ms();
+        let handset = self.due.first().map(|(d, _)| *d);
+        let smsc = self.smsc.with_quiet(|s, _| s.next_due(now));
+        [handset, smsc].into_iter().flatten().min()
     }
 
     fn run_terminal(&mut self, name: &str, t: u64) {
-        let Some(h) = self.handsets.get_mut(name) else {
+        let Some(h) = self.touch(name) else {
             return;
         };
         if !h.powered {
@@ -913,12 +933,49 @@ impl World {
         }
     }
 
+    /// Recomputes the queued deadline of every handset touched since the last time.
+    fn refresh_deadlines(&mut self) {
+        for name in std::mem::take(&mut self.dirty) {
+            if let Some(old) = self.due_at.remove(&name) {
+                self.due.remove(&(old, name.clone()));
+            }
+            let Some(h) = self.handsets.get(&name) else {
+                continue;
+            };
+            if !h.powered {
+                continue;
+            }
+            // A terminal without a powered-up card has nothing to do on its clock.
+            let terminal = h
+                .terminal
+                .card()
+                .is_some()
+                .then(|| h.terminal.next_deadline())
+                .flatten();
+            let reassembly = h.client.reassembler().next_expiry();
+            if let Some(d) = [terminal, reassembly].into_iter().flatten().min() {
+                self.due.insert((d, name.clone()));
+                self.due_at.insert(name, d);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- internals
 
+    /// The handset, mutably; marks it for a deadline refresh (every mutable access
+    /// to a handset goes through here or [`World::touch`]).
     fn handset_mut(&mut self, name: &str) -> Result<&mut HandsetState, WorldError> {
-        self.handsets
-            .get_mut(name)
+        self.touch(name)
             .ok_or_else(|| WorldError::UnknownHandset(name.to_owned()))
+    }
+
+    /// The handset, mutably, marked for a deadline refresh and a power-cut check.
+    fn touch(&mut self, name: &str) -> Option<&mut HandsetState> {
+        let h = self.handsets.get_mut(name)?;
+        if !self.dirty.contains(name) {
+            self.dirty.insert(name.to_owned());
+        }
+        Some(h)
     }
 
     fn subscriber_msisdn(&self, handset: &str) -> Result<Option<String>, WorldError> {
@@ -1074,32 +1131,38 @@ impl World {
             }
         }
         self.smsc_incidents();
+        self.refresh_deadlines();
     }
 
     /// One round; `true` if anything moved.
     fn pump(&mut self) -> bool {
         let mut moved = self.pump_stub();
-        // Only handsets with MT messages queued can receive anything (`pump_mt` on the
-        // others only let the SMSC expire what is due, done here once): with thousands
-        // of handsets, polling each one every round dominated the run time.
+        // Only handsets whose number has MT messages waiting can receive anything: the
+        // SMSC lists those numbers ([`Smsc::mt_waiting`]), so a round costs what is in
+        // flight, not the number of handsets. They are served in handset-name order.
         let t = self.now_ms();
-        let eligible: Vec<(&String, &str)> = self
-            .handsets
-            .iter()
-            .filter(|(_, h)| h.powered && h.terminal.card().is_some())
-            .filter_map(|(n, h)| h.terminal.network().msisdn().map(|m| (n, m)))
-            .collect();
-        if eligible.is_empty() {
-            return moved;
-        }
-        let names: Vec<String> = self.smsc.with_quiet(|s, _| {
+        let waiting: Vec<String> = self.smsc.with_quiet(|s, _| {
             s.expire(t);
-            eligible
-                .iter()
-                .filter(|(_, m)| s.mt_queue_len(m) > 0)
-                .map(|(n, _)| (*n).clone())
-                .collect()
+            s.mt_waiting().map(str::to_owned).collect()
         });
+        let mut names: Vec<String> = Vec::new();
+        for msisdn in &waiting {
+            for card in self.by_msisdn.get(msisdn).into_iter().flatten() {
+                let Some(name) = self.cards.get(card).and_then(|c| c.in_handset.as_ref()) else {
+                    continue;
+                };
+                let eligible = self.handsets.get(name).is_some_and(|h| {
+                    h.powered
+                        && h.terminal.card().is_some()
+                        && h.terminal.network().msisdn() == Some(msisdn.as_str())
+                });
+                if eligible {
+                    names.push(name.clone());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
         for name in &names {
             moved |= self.pump_mt(name);
         }
@@ -1169,10 +1232,10 @@ impl World {
                 continue;
             }
             let actor = self
-                .cards
-                .iter()
-                .find(|(_, c)| c.msisdn == d.sm.source)
-                .map_or_else(|| d.sm.source.clone(), |(n, _)| n.clone());
+                .by_msisdn
+                .get(&d.sm.source)
+                .and_then(|cards| cards.first())
+                .map_or_else(|| d.sm.source.clone(), Clone::clone);
             self.sink.spec(
                 t,
                 &actor,
@@ -1281,7 +1344,9 @@ impl World {
             let data_download = mt.sm.pid == 0x7F
                 && applet::wire::sms::DataCodingScheme(mt.sm.dcs).class()
                     == Some(applet::wire::sms::MessageClass::Class2);
-            let Some(h) = self.handsets.get_mut(name) else {
+            // Its clock to now (it may not have been due since it last ran).
+            self.run_terminal(name, t);
+            let Some(h) = self.touch(name) else {
                 break;
             };
             if data_download {
@@ -1421,19 +1486,23 @@ impl World {
         );
     }
 
-    /// Cards whose NVM lost power: the handset loses the card.
+    /// Cards whose NVM lost power: the handset loses the card. A card only talks
+    /// through its handset, so only the cards of handsets touched since the last
+    /// deadline refresh are looked at; cuts are handled in card-name order.
     fn check_power_cuts(&mut self) {
         let t = self.now_ms();
-        let cut: Vec<(String, String, u32)> = self
-            .cards
+        let mut cut: Vec<(String, String, u32)> = self
+            .dirty
             .iter()
-            .filter_map(|(name, c)| {
-                let h = c.in_handset.clone()?;
+            .filter_map(|h| {
+                let name = self.handsets.get(h)?.terminal.reader().card_name()?;
+                let c = self.cards.get(name)?;
                 let uicc = c.card.lock();
                 let nvm = uicc.card().store().nvm();
-                (!nvm.is_powered()).then(|| (name.clone(), h, nvm.writes()))
+                (!nvm.is_powered()).then(|| (name.to_owned(), h.clone(), nvm.writes()))
             })
             .collect();
+        cut.sort();
         for (card, handset, writes) in cut {
             let powered = self.handsets.get(&handset).is_some_and(|h| h.powered);
             if !powered {
