@@ -45,6 +45,9 @@ use crate::world::{self, CardSpec, HandsetSpec, World, WorldBuilder};
 
 use stub::{Control, HostedStub, Keys, StubSetup};
 
+/// Fleet members in a scenario above which the ladder shows member #0 of each fleet only.
+const BUSY_FLEET: usize = 100;
+
 /// The number the hosted stub answers on (every card's registration server).
 pub const STUB_NUMBER: &str = "447700900123";
 
@@ -576,6 +579,18 @@ impl WorldEngine {
             powered_cards: BTreeSet::new(),
             scenario: Arc::new(scenario.clone()),
         };
+        if engine.busy() {
+            // The ladder of a busy world shows member #0 of each fleet (`step`): the
+            // others' arrows are not even built.
+            let muted = engine.fleets.values().flat_map(|f| {
+                f.members
+                    .iter()
+                    .skip(1)
+                    .flat_map(|m| std::iter::once(m.card.clone()).chain(m.handsets.iter().cloned()))
+            });
+            let muted: Vec<String> = muted.collect();
+            engine.world.mute_arrows_of(muted);
+        }
         engine.setup_fleets(w)?;
         engine.arrows_seen = engine.world.arrow_count();
         Ok(engine)
@@ -602,6 +617,12 @@ impl WorldEngine {
             }
         }
         Ok(())
+    }
+
+    /// More fleet members than a ladder can show: only member #0 of each fleet is
+    /// drawn.
+    fn busy(&self) -> bool {
+        self.fleets.values().map(|f| f.members.len()).sum::<usize>() > BUSY_FLEET
     }
 
     /// The world (for tests and benchmarks: APDU trace, arrows).
@@ -1167,12 +1188,7 @@ impl Engine for WorldEngine {
             .collect();
         let arrows = self.world.arrows_since(self.arrows_seen);
         self.arrows_seen = self.world.arrow_count();
-        let fleet_cards: BTreeSet<&str> = self
-            .fleets
-            .values()
-            .flat_map(|f| f.members.iter().map(|m| m.card.as_str()))
-            .collect();
-        let busy = fleet_cards.len() > 100;
+        let busy = self.busy();
         Ok(arrows
             .into_iter()
             .filter(|a| {

@@ -5,6 +5,7 @@
 //! stub, an SMS-DELIVER to the handset, a key request to the manufacturer. The bytes
 //! are the bytes as sent (hex); the detail lines are their decoding.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -177,6 +178,8 @@ pub struct Log {
     pub arrows: Vec<Arrow>,
     /// Every card exchange.
     pub apdus: Vec<ApduRecord>,
+    /// Actors whose arrows are not recorded ([`Sink::mute`]).
+    pub muted: HashSet<String>,
 }
 
 /// A shared handle on the [`Log`] (the card slots and network links write to it from
@@ -194,9 +197,27 @@ impl Sink {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends an arrow.
+    /// Appends an arrow (dropped if its actor is muted).
     pub fn arrow(&self, a: Arrow) {
-        self.lock().arrows.push(a);
+        let mut log = self.lock();
+        if log.muted.is_empty() || !log.muted.contains(&a.actor) {
+            log.arrows.push(a);
+        }
+    }
+
+    /// From now on, arrows concerning these actors (card or handset names) are not
+    /// recorded: a ladder of thousands of subscribers shows a few of them, and
+    /// building the others' arrows (decoded APDUs, hex) would cost more than playing
+    /// them. The APDU trace and everything the world does are unaffected.
+    pub fn mute(&self, actors: impl IntoIterator<Item = String>) {
+        self.lock().muted.extend(actors);
+    }
+
+    /// Whether an arrow concerning `actor` would be recorded (callers skip building
+    /// arrows nobody keeps).
+    pub fn wants(&self, actor: &str) -> bool {
+        let log = self.lock();
+        log.muted.is_empty() || !log.muted.contains(actor)
     }
 
     /// Appends an arrow built from a spec at `t_ms`.

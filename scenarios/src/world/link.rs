@@ -222,23 +222,25 @@ impl NetworkLink for SmscLink {
 
     fn send_mo_sms(&mut self, smsc: Option<&ServiceCentre>, tpdu: &[u8], now_ms: u64) -> MoOutcome {
         let actor = self.actor();
-        let mut detail = vec![describe::sms_submit(tpdu)];
-        if let Some(sc) = smsc {
-            detail.push(format!("RP destination (SMSC) {sc}"));
-        }
         let converted = submit_to_message(tpdu);
-        if let Ok((sm, _)) = &converted {
-            detail.extend(describe::payload(sm));
+        if self.sink.wants(&actor) {
+            let mut detail = vec![describe::sms_submit(tpdu)];
+            if let Some(sc) = smsc {
+                detail.push(format!("RP destination (SMSC) {sc}"));
+            }
+            if let Ok((sm, _)) = &converted {
+                detail.extend(describe::payload(sm));
+            }
+            self.sink.arrow(Arrow {
+                t_ms: now_ms,
+                from: Lane::Handset,
+                to: Lane::Network,
+                actor: actor.clone(),
+                label: "RP-DATA (SMS-SUBMIT)".into(),
+                detail,
+                raw_hex: hex::encode_upper(tpdu),
+            });
         }
-        self.sink.arrow(Arrow {
-            t_ms: now_ms,
-            from: Lane::Handset,
-            to: Lane::Network,
-            actor: actor.clone(),
-            label: "RP-DATA (SMS-SUBMIT)".into(),
-            detail,
-            raw_hex: hex::encode_upper(tpdu),
-        });
         let outcome = match (converted, self.msisdn.as_deref()) {
             (Ok((sm, mr)), Some(msisdn)) => {
                 let o = self.smsc.with(|s, _| s.submit_mo(msisdn, mr, sm, now_ms));

@@ -518,6 +518,13 @@ impl World {
         self.sink.arrows_since(from)
     }
 
+    /// Stops recording arrows concerning these actors (card and handset names); see
+    /// [`Sink::mute`]. For ladders of big fleets that show a few members: the world
+    /// plays the others exactly the same, their APDU trace included.
+    pub fn mute_arrows_of(&mut self, actors: impl IntoIterator<Item = String>) {
+        self.sink.mute(actors);
+    }
+
     /// Number of arrows so far.
     pub fn arrow_count(&self) -> usize {
         self.sink.arrow_count()
@@ -1236,17 +1243,21 @@ impl World {
                 .get(&d.sm.source)
                 .and_then(|cards| cards.first())
                 .map_or_else(|| d.sm.source.clone(), Clone::clone);
-            self.sink.spec(
-                t,
-                &actor,
-                ArrowSpec {
-                    from: Lane::Network,
-                    to: Lane::Stub,
-                    label: "deliver_sm".into(),
-                    detail: describe::payload(&d.sm),
-                    raw_hex: hex::encode_upper(d.sm.smpp_short_message()),
-                },
-            );
+            // Arrows of a muted actor are not built at all (see `Sink::mute`).
+            let wanted = self.sink.wants(&actor);
+            if wanted {
+                self.sink.spec(
+                    t,
+                    &actor,
+                    ArrowSpec {
+                        from: Lane::Network,
+                        to: Lane::Stub,
+                        label: "deliver_sm".into(),
+                        detail: describe::payload(&d.sm),
+                        raw_hex: hex::encode_upper(d.sm.smpp_short_message()),
+                    },
+                );
+            }
             let reply = stub.server.on_mo(&d.sm, t);
             for a in reply.arrows {
                 self.sink.spec(t, &actor, a);
@@ -1257,8 +1268,14 @@ impl World {
                 if mt.source.is_empty() {
                     mt.source = stub.number.clone();
                 }
-                let mut detail = describe::payload(&mt);
-                let raw = hex::encode_upper(mt.smpp_short_message());
+                let (mut detail, raw) = if wanted {
+                    (
+                        describe::payload(&mt),
+                        hex::encode_upper(mt.smpp_short_message()),
+                    )
+                } else {
+                    (Vec::new(), String::new())
+                };
                 match self.smsc.with(|smsc, _| smsc.submit_sm(session, mt, 0, t)) {
                     Ok(id) => {
                         detail.push(format!("message_id {id}"));
@@ -1325,22 +1342,24 @@ impl World {
                     continue;
                 }
             };
-            let mut detail = describe::payload(&mt.sm);
-            detail.insert(
-                0,
-                format!("SMSC {} message_id {}", mt.smsc_address, mt.message_id),
-            );
-            self.sink.spec(
-                t,
-                &actor,
-                ArrowSpec {
-                    from: Lane::Network,
-                    to: Lane::Handset,
-                    label: "SMS-DELIVER".into(),
-                    detail,
-                    raw_hex: hex::encode_upper(&tpdu),
-                },
-            );
+            if self.sink.wants(&actor) {
+                let mut detail = describe::payload(&mt.sm);
+                detail.insert(
+                    0,
+                    format!("SMSC {} message_id {}", mt.smsc_address, mt.message_id),
+                );
+                self.sink.spec(
+                    t,
+                    &actor,
+                    ArrowSpec {
+                        from: Lane::Network,
+                        to: Lane::Handset,
+                        label: "SMS-DELIVER".into(),
+                        detail,
+                        raw_hex: hex::encode_upper(&tpdu),
+                    },
+                );
+            }
             let data_download = mt.sm.pid == 0x7F
                 && applet::wire::sms::DataCodingScheme(mt.sm.dcs).class()
                     == Some(applet::wire::sms::MessageClass::Class2);
@@ -1453,24 +1472,26 @@ impl World {
         };
         let mr = h.mr;
         h.mr = h.mr.wrapping_add(1);
-        let mut detail = describe::payload(&sm);
-        detail.push(format!(
-            "result {} ({:#04x}), registration counter {counter}, device key id {}",
-            result.label(),
-            result.0,
-            repr.device_key_id
-        ));
-        self.sink.spec(
-            t,
-            actor,
-            ArrowSpec {
-                from: Lane::Handset,
-                to: Lane::Network,
-                label: "RP-DATA (provisioning report IMTC)".into(),
-                detail,
-                raw_hex: hex::encode_upper(&sm.user_data),
-            },
-        );
+        if self.sink.wants(actor) {
+            let mut detail = describe::payload(&sm);
+            detail.push(format!(
+                "result {} ({:#04x}), registration counter {counter}, device key id {}",
+                result.label(),
+                result.0,
+                repr.device_key_id
+            ));
+            self.sink.spec(
+                t,
+                actor,
+                ArrowSpec {
+                    from: Lane::Handset,
+                    to: Lane::Network,
+                    label: "RP-DATA (provisioning report IMTC)".into(),
+                    detail,
+                    raw_hex: hex::encode_upper(&sm.user_data),
+                },
+            );
+        }
         let o = self.smsc.with(|s, _| s.submit_mo(msisdn, mr, sm, t));
         let label = match o {
             handset_sim::network::MoOutcome::RpAck { .. } => "RP-ACK".to_owned(),

@@ -184,7 +184,7 @@ impl CardReader for CardSlot {
             command: apdu.to_vec(),
             response: response.clone(),
         });
-        if !is_idle_poll(apdu, &response) {
+        if !is_idle_poll(apdu, &response) && self.sink.wants(&name) {
             let summary = self.label(apdu, &response);
             let fetch = apdu.get(1) == Some(&0x12);
             let (from, to) = if fetch {
