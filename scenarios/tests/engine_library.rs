@@ -96,7 +96,11 @@ fn deliberately_wrong_fixture_fails_naming_step_expectation_and_seen() {
 
 fn trace(name: &str) -> (Vec<String>, Vec<String>) {
     let s = scenario::load(&dir().join(format!("{name}.toml"))).unwrap();
-    let mut e = WorldEngine::new(&s).unwrap();
+    trace_of(&s)
+}
+
+fn trace_of(s: &scenario::Scenario) -> (Vec<String>, Vec<String>) {
+    let mut e = WorldEngine::new(s).unwrap();
     let mut events = Vec::new();
     for st in &s.steps {
         for ev in e.step(st).unwrap_or_default() {
@@ -127,6 +131,57 @@ fn same_scenario_twice_gives_the_same_events_and_apdu_trace() {
         assert!(!a.0.is_empty() && !a.1.is_empty(), "{name}");
         assert_eq!(a.0, b.0, "{name}: events differ");
         assert_eq!(a.1, b.1, "{name}: APDU traces differ");
+    }
+}
+
+/// Story 18 with its fleet resized to `count` subscribers.
+fn fleet_of(count: u32) -> scenario::Scenario {
+    let path = dir().join("18-ten-thousand-swaps-in-an-hour.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("= 10000", &format!("= {count}"))
+        .replace("= 20000", &format!("= {}", 2 * count));
+    scenario::parse(&path, &text).unwrap()
+}
+
+/// The deadline queue's order (handsets due at the same instant in name order, the
+/// SMSC's due times, swaps in schedule order) is a function of the file: a fleet
+/// played twice gives the same ladder and the same APDU trace, STATUS polls included.
+/// 20 subscribers: every arrow is drawn; 150: a busy world, member #0 drawn.
+#[test]
+fn small_fleet_twice_gives_the_same_events_and_apdu_trace() {
+    for count in [20, 150] {
+        let s = fleet_of(count);
+        let r = run_scenario(&s, &WorldFactory, &EngineOptions::default());
+        assert_eq!(r.outcome, Outcome::Passed, "{count}: {:?}", r.outcome);
+        let a = trace_of(&s);
+        let b = trace_of(&s);
+        assert_eq!(a.0, b.0, "{count}: events differ");
+        assert_eq!(a.1, b.1, "{count}: APDU traces differ");
+        // Every member's card was played (two power-ups: first registration, swap)
+        // and polled while idle.
+        let power_ons = a.1.iter().filter(|l| l.starts_with("PowerOn")).count();
+        assert!(
+            power_ons >= 2 * count as usize,
+            "{count}: {power_ons} power-ons"
+        );
+        let polls =
+            a.1.iter()
+                .filter(|l| l.contains("command: [128, 242"))
+                .count();
+        assert!(
+            polls > 200 * count as usize,
+            "{count}: {polls} STATUS polls"
+        );
+        let members_drawn =
+            a.0.iter()
+                .filter_map(|e| e.split_whitespace().nth(2))
+                .filter(|l| l.starts_with("[crowd#"))
+                .map(|l| l.split(['/', ']']).next().unwrap_or(""))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+        let expected = if count > 100 { 1 } else { count as usize };
+        assert_eq!(members_drawn, expected, "{count}: members on the ladder");
     }
 }
 
