@@ -238,6 +238,11 @@ impl Sink {
         self.lock().apdus.push(r);
     }
 
+    /// Number of APDU records so far.
+    pub fn apdu_count(&self) -> usize {
+        self.lock().apdus.len()
+    }
+
     /// Number of arrows so far.
     pub fn arrow_count(&self) -> usize {
         self.lock().arrows.len()

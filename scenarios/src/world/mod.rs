@@ -23,6 +23,7 @@
 
 pub mod clock;
 pub mod describe;
+mod due;
 pub mod event;
 pub mod link;
 pub mod server;
@@ -32,9 +33,11 @@ pub mod stub;
 use std::collections::{BTreeMap, BTreeSet};
 
 use applet::card::Personalisation;
+
 use applet::tracker::State as AppletState;
 use applet::wire::bcd::{EfIccid, EfImsi};
 use applet::wire::imei::Imei;
+use due::{DeadlineQueue, Handsets};
 use ed25519_dalek::VerifyingKey;
 use handset_sim::network::{
     BindKind, EsmeAccount, Event as SmscEvent, Faults, Networks, SessionId, ShortMessage, Smsc,
@@ -311,24 +314,27 @@ impl WorldBuilder {
                 return Err(WorldError::Build(format!("handset {name} given twice")));
             }
         }
+        let n = handsets.len();
         let mut world = World {
             seed: self.seed,
             clock,
             smsc,
             sink,
             cards,
-            handsets,
+            handsets: Handsets::new(handsets),
             stub: self.server.map(|(number, server)| StubState {
                 server,
                 number,
                 session: None,
                 running: true,
                 submitted: BTreeMap::new(),
+                busy: ServerTime::default(),
             }),
             by_msisdn,
-            due: BTreeSet::new(),
-            due_at: BTreeMap::new(),
+            due: DeadlineQueue::new(n),
             dirty: BTreeSet::new(),
+            cut_watch: BTreeSet::new(),
+            watch_all_cuts: std::cell::Cell::new(false),
         };
         for names in world.by_msisdn.values_mut() {
             names.sort();
@@ -371,6 +377,23 @@ struct StubState {
     running: bool,
     /// SMSC message id → nothing yet (kept for receipts).
     submitted: BTreeMap<String, u64>,
+    /// Wall-clock time spent inside the server and calls made (benchmarks only;
+    /// nothing in the world reads it).
+    busy: ServerTime,
+}
+
+/// Wall-clock time the hosted server spent handling what the world gave it
+/// ([`World::server_time`]): for benchmarks, to tell the stub's share of a swap.
+/// Measured with [`std::time::Instant`] around each call; it never feeds back into
+/// the simulation, which stays a function of its script and seed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerTime {
+    /// `on_mo` calls (registrations, provisioning reports, anything routed to it).
+    pub mo_calls: u64,
+    /// Time inside `on_mo`.
+    pub mo: std::time::Duration,
+    /// Time inside `on_receipt`.
+    pub receipts: std::time::Duration,
 }
 
 /// One MO SMS a card sent through the SEND SHORT MESSAGE command.
@@ -446,19 +469,23 @@ pub struct World {
     smsc: SmscHandle,
     sink: Sink,
     cards: BTreeMap<String, CardState>,
-    handsets: BTreeMap<String, HandsetState>,
+    handsets: Handsets<HandsetState>,
     stub: Option<StubState>,
     /// MSISDN → the cards personalised with it, in name order (MT routing, actors).
     by_msisdn: BTreeMap<String, Vec<String>>,
-    /// The deadline queue: `(virtual time, handset)` for every powered handset with
-    /// something due (terminal timer, busy-ENVELOPE retry, STATUS poll, reassembly
-    /// expiry), so a tick visits only what is due. Ties run in handset-name order.
-    due: BTreeSet<(u64, String)>,
-    /// Each queued handset's entry in `due`.
-    due_at: BTreeMap<String, u64>,
-    /// Handsets the world touched since their deadline was last computed (also the
-    /// only ones whose card can have lost power since the last look).
-    dirty: BTreeSet<String>,
+    /// The deadline queue: every powered handset with something due (terminal timer,
+    /// busy-ENVELOPE retry, STATUS poll, reassembly expiry), by handset index, so a
+    /// tick visits only what is due. Ties run in index (= name) order.
+    due: DeadlineQueue,
+    /// Handsets (indices) the world touched since their deadline was last computed
+    /// (also the only ones whose card can have lost power since the last look).
+    dirty: BTreeSet<usize>,
+    /// Cards that can lose NVM power (a cut was armed through the world); others are
+    /// never checked for one.
+    cut_watch: BTreeSet<String>,
+    /// A card object was handed out ([`World::sim_card`]) and may have a cut armed
+    /// directly: every card is checked.
+    watch_all_cuts: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for World {
@@ -559,7 +586,10 @@ impl World {
 
     /// The simulated card object (to read its NVM, or script it directly in tests).
     pub fn sim_card(&self, name: &str) -> Result<SimCard, WorldError> {
-        Ok(self.card(name)?.card.clone())
+        let card = self.card(name)?.card.clone();
+        // Whoever holds it may arm a power cut: from now on every card is watched.
+        self.watch_all_cuts.set(true);
+        Ok(card)
     }
 
     /// The handset's terminal (session log, registered events).
@@ -761,7 +791,9 @@ impl World {
         let t = self.now_ms();
         let c = self.card(card)?;
         let sim = c.card.clone();
-        match c.in_handset.clone() {
+        let in_handset = c.in_handset.clone();
+        self.cut_watch.insert(card.to_owned());
+        match in_handset {
             Some(h) if self.handset(&h)?.terminal.reader().is_powered() => {
                 let at = slot::arm_cut(&sim, nth, torn_bytes);
                 self.sink.spec(
@@ -889,23 +921,15 @@ impl World {
                 break;
             }
             let mut next = to_ms;
-            if let Some((d, _)) = self.due.first() {
-                next = next.min((*d).max(now + 1));
+            if let Some(d) = self.due.first() {
+                next = next.min(d.max(now + 1));
             }
             if let Some(d) = self.smsc.with_quiet(|s, _| s.next_due(now)) {
                 next = next.min(d.max(now + 1));
             }
             self.clock.set(next);
-            let mut names = Vec::new();
-            while self.due.first().is_some_and(|(d, _)| *d <= next) {
-                if let Some((_, name)) = self.due.pop_first() {
-                    self.due_at.remove(&name);
-                    names.push(name);
-                }
-            }
-            names.sort();
-            for name in &names {
-                self.run_terminal(name, next);
+            for id in self.due.pop_due(next) {
+                self.run_terminal(id, next);
             }
             self.settle();
         }
@@ -917,13 +941,15 @@ impl World {
     /// handset deadline or the SMSC's), if any.
     pub fn next_due(&self) -> Option<u64> {
         let now = self.now_ms();
-        let handset = self.due.first().map(|(d, _)| *d);
+        let handset = self.due.first();
         let smsc = self.smsc.with_quiet(|s, _| s.next_due(now));
         [handset, smsc].into_iter().flatten().min()
     }
 
-    fn run_terminal(&mut self, name: &str, t: u64) {
-        let Some(h) = self.touch(name) else {
+    /// Runs handset `id`'s clock to `t` (timers, retries, STATUS poll, reassembly
+    /// timeouts due by then).
+    fn run_terminal(&mut self, id: usize, t: u64) {
+        let Some(h) = self.touch_id(id) else {
             return;
         };
         if !h.powered {
@@ -936,34 +962,26 @@ impl World {
             h.reports.push((t, r));
         }
         if let Err(e) = r {
-            self.terminal_error(name, e.to_string());
+            let name = self.handsets.name(id).unwrap_or_default().to_owned();
+            self.terminal_error(&name, e.to_string());
         }
     }
 
     /// Recomputes the queued deadline of every handset touched since the last time.
     fn refresh_deadlines(&mut self) {
-        for name in std::mem::take(&mut self.dirty) {
-            if let Some(old) = self.due_at.remove(&name) {
-                self.due.remove(&(old, name.clone()));
-            }
-            let Some(h) = self.handsets.get(&name) else {
-                continue;
-            };
-            if !h.powered {
-                continue;
-            }
-            // A terminal without a powered-up card has nothing to do on its clock.
-            let terminal = h
-                .terminal
-                .card()
-                .is_some()
-                .then(|| h.terminal.next_deadline())
-                .flatten();
-            let reassembly = h.client.reassembler().next_expiry();
-            if let Some(d) = [terminal, reassembly].into_iter().flatten().min() {
-                self.due.insert((d, name.clone()));
-                self.due_at.insert(name, d);
-            }
+        for id in std::mem::take(&mut self.dirty) {
+            let deadline = self.handsets.at(id).filter(|h| h.powered).and_then(|h| {
+                // A terminal without a powered-up card has nothing to do on its clock.
+                let terminal = h
+                    .terminal
+                    .card()
+                    .is_some()
+                    .then(|| h.terminal.next_deadline())
+                    .flatten();
+                let reassembly = h.client.reassembler().next_expiry();
+                [terminal, reassembly].into_iter().flatten().min()
+            });
+            self.due.set(id, deadline);
         }
     }
 
@@ -978,10 +996,14 @@ impl World {
 
     /// The handset, mutably, marked for a deadline refresh and a power-cut check.
     fn touch(&mut self, name: &str) -> Option<&mut HandsetState> {
-        let h = self.handsets.get_mut(name)?;
-        if !self.dirty.contains(name) {
-            self.dirty.insert(name.to_owned());
-        }
+        let id = self.handsets.id(name)?;
+        self.touch_id(id)
+    }
+
+    /// [`World::touch`] by index.
+    fn touch_id(&mut self, id: usize) -> Option<&mut HandsetState> {
+        let h = self.handsets.at_mut(id)?;
+        self.dirty.insert(id);
         Some(h)
     }
 
@@ -1152,26 +1174,33 @@ impl World {
             s.expire(t);
             s.mt_waiting().map(str::to_owned).collect()
         });
-        let mut names: Vec<String> = Vec::new();
+        let mut ids: Vec<usize> = Vec::new();
         for msisdn in &waiting {
             for card in self.by_msisdn.get(msisdn).into_iter().flatten() {
-                let Some(name) = self.cards.get(card).and_then(|c| c.in_handset.as_ref()) else {
+                let Some(id) = self
+                    .cards
+                    .get(card)
+                    .and_then(|c| c.in_handset.as_deref())
+                    .and_then(|name| self.handsets.id(name))
+                else {
                     continue;
                 };
-                let eligible = self.handsets.get(name).is_some_and(|h| {
+                let eligible = self.handsets.at(id).is_some_and(|h| {
                     h.powered
                         && h.terminal.card().is_some()
                         && h.terminal.network().msisdn() == Some(msisdn.as_str())
                 });
                 if eligible {
-                    names.push(name.clone());
+                    ids.push(id);
                 }
             }
         }
-        names.sort();
-        names.dedup();
-        for name in &names {
-            moved |= self.pump_mt(name);
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if let Some(name) = self.handsets.name(id).map(str::to_owned) {
+                moved |= self.pump_mt(&name);
+            }
         }
         moved
     }
@@ -1227,7 +1256,9 @@ impl World {
             if let Some(receipt) = &d.receipt {
                 let delivered =
                     receipt.state == handset_sim::network::receipt::MessageState::Delivered;
+                let started = std::time::Instant::now();
                 stub.server.on_receipt(&receipt.message_id, delivered, t);
+                stub.busy.receipts += started.elapsed();
                 self.smsc
                     .with(|smsc, _| smsc.esme_ack(session, d.id, true, t));
                 self.sink.spec(
@@ -1258,7 +1289,10 @@ impl World {
                     },
                 );
             }
+            let started = std::time::Instant::now();
             let reply = stub.server.on_mo(&d.sm, t);
+            stub.busy.mo += started.elapsed();
+            stub.busy.mo_calls += 1;
             for a in reply.arrows {
                 self.sink.spec(t, &actor, a);
             }
@@ -1364,7 +1398,9 @@ impl World {
                 && applet::wire::sms::DataCodingScheme(mt.sm.dcs).class()
                     == Some(applet::wire::sms::MessageClass::Class2);
             // Its clock to now (it may not have been due since it last ran).
-            self.run_terminal(name, t);
+            if let Some(id) = self.handsets.id(name) {
+                self.run_terminal(id, t);
+            }
             let Some(h) = self.touch(name) else {
                 break;
             };
@@ -1511,16 +1547,24 @@ impl World {
     /// through its handset, so only the cards of handsets touched since the last
     /// deadline refresh are looked at; cuts are handled in card-name order.
     fn check_power_cuts(&mut self) {
+        let all = self.watch_all_cuts.get();
+        if self.cut_watch.is_empty() && !all {
+            return;
+        }
         let t = self.now_ms();
         let mut cut: Vec<(String, String, u32)> = self
             .dirty
             .iter()
-            .filter_map(|h| {
-                let name = self.handsets.get(h)?.terminal.reader().card_name()?;
+            .filter_map(|&id| {
+                let name = self.handsets.at(id)?.terminal.reader().card_name()?;
+                if !all && !self.cut_watch.contains(name) {
+                    return None;
+                }
                 let c = self.cards.get(name)?;
                 let uicc = c.card.lock();
                 let nvm = uicc.card().store().nvm();
-                (!nvm.is_powered()).then(|| (name.to_owned(), h.clone(), nvm.writes()))
+                let handset = self.handsets.name(id)?.to_owned();
+                (!nvm.is_powered()).then(|| (name.to_owned(), handset, nvm.writes()))
             })
             .collect();
         cut.sort();
@@ -1696,6 +1740,16 @@ impl World {
             .as_ref()
             .map(|s| s.server.ledger())
             .unwrap_or_default()
+    }
+
+    /// Wall-clock time spent inside the hosted server so far (see [`ServerTime`]).
+    pub fn server_time(&self) -> ServerTime {
+        self.stub.as_ref().map(|s| s.busy).unwrap_or_default()
+    }
+
+    /// Number of card exchange records so far (see [`World::apdu_trace`]).
+    pub fn apdu_count(&self) -> usize {
+        self.sink.apdu_count()
     }
 
     /// Whether the hosted server is running.
