@@ -162,6 +162,18 @@ fn fleet(count: u32) -> bool {
         1e6 * swap_phase.as_secs_f64() / f64::from(count.max(1)),
         stub_share(swap_stub.0, swap_stub.1, swap_phase)
     );
+    let swaps = engine.swap_time();
+    let work = swaps.busy;
+    let idle = swap_phase.saturating_sub(work);
+    println!(
+        "    of which the {} swaps themselves: {:.3} s = {:.1} µs per swap ({:.0} swaps/s, {}); the rest, {:.3} s, is the idle handsets' STATUS polls and the time loop",
+        swaps.swaps,
+        work.as_secs_f64(),
+        1e6 * work.as_secs_f64() / (swaps.swaps.max(1) as f64),
+        swaps.swaps as f64 / work.as_secs_f64().max(1e-9),
+        stub_share(swap_stub.0, swap_stub.1, work),
+        idle.as_secs_f64(),
+    );
     let t = Instant::now();
     drop(engine);
     println!("  world dropped in {:.3} s", t.elapsed().as_secs_f64());

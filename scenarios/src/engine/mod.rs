@@ -125,6 +125,22 @@ pub struct WorldEngine {
     powered_cards: BTreeSet<String>,
     /// The scenario being played (for dry runs that locate named NVM commit points).
     scenario: Arc<Scenario>,
+    /// Fleet swaps played and the wall-clock time they took (benchmarks only).
+    swaps: SwapTime,
+}
+
+/// Wall-clock time of the fleet swaps played so far ([`WorldEngine::swap_time`]): each
+/// swap is the old handset switched off, the card moved, the new one switched on and
+/// everything that triggers at that instant (card session, registration, stub, device
+/// key, OMA CP push, provisioning report), so this is the swaps' own cost without the
+/// idle handsets' STATUS polls between them. Measured with [`std::time::Instant`]; it
+/// never feeds back into the simulation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SwapTime {
+    /// Swaps played.
+    pub swaps: u64,
+    /// Time inside them.
+    pub busy: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -578,6 +594,7 @@ impl WorldEngine {
             cycle_start: BTreeMap::new(),
             powered_cards: BTreeSet::new(),
             scenario: Arc::new(scenario.clone()),
+            swaps: SwapTime::default(),
         };
         if engine.busy() {
             // The ladder of a busy world shows member #0 of each fleet (`step`): the
@@ -623,6 +640,11 @@ impl WorldEngine {
     /// drawn.
     fn busy(&self) -> bool {
         self.fleets.values().map(|f| f.members.len()).sum::<usize>() > BUSY_FLEET
+    }
+
+    /// Fleet swaps played so far and their wall-clock time (see [`SwapTime`]).
+    pub fn swap_time(&self) -> SwapTime {
+        self.swaps
     }
 
     /// The world (for tests and benchmarks: APDU trace, arrows).
@@ -739,6 +761,7 @@ impl WorldEngine {
                 else {
                     return Ok(());
                 };
+                let started = std::time::Instant::now();
                 let from = &m.handsets[m.at];
                 self.world.power_off(from).map_err(failed)?;
                 self.world
@@ -752,6 +775,8 @@ impl WorldEngine {
                 {
                     mm.at = to;
                 }
+                self.swaps.swaps += 1;
+                self.swaps.busy += started.elapsed();
                 self.after_op();
             }
         }
