@@ -482,3 +482,51 @@ fn handset_to_handset_mo_becomes_mt() {
     assert_eq!(mt.sm.source, HANDSET);
     assert_eq!(mt.sm.user_data, b"hi");
 }
+
+/// A driver on virtual time asks who has MT waiting and when the SMSC next acts by
+/// itself, instead of polling every number every tick.
+#[test]
+fn mt_waiting_and_next_due_let_a_driver_jump() {
+    let mut s = smsc();
+    let validity = s.config().validity_ms;
+    // Nothing stored: nothing is due.
+    assert_eq!(s.mt_waiting().count(), 0);
+    assert_eq!(s.next_due(0), None);
+    s.faults.latency_ms = 1500;
+    let sid = s
+        .bind("stub", "secret", BindKind::Transceiver, SHORT_CODE, 0)
+        .unwrap();
+    let other = "447700900999";
+    s.networks
+        .attach(other, "001010000000999", "primary")
+        .unwrap();
+    s.submit_sm(sid, ShortMessage::new("1", other, 0, 0, vec![1]), 0, 100)
+        .unwrap();
+    s.submit_sm(sid, ShortMessage::new("1", HANDSET, 0, 0, vec![2]), 0, 200)
+        .unwrap();
+    // Both numbers listed, in order; the earliest delivery is next.
+    assert_eq!(s.mt_waiting().collect::<Vec<_>>(), [HANDSET, other]);
+    assert_eq!(s.next_due(200), Some(1600));
+    assert!(s.poll_mt(other, 1599).is_none(), "not due yet");
+    assert!(s.poll_mt(other, 1600).is_some());
+    // A delivered number leaves the list; the other is due at 1700.
+    assert_eq!(s.mt_waiting().collect::<Vec<_>>(), [HANDSET]);
+    assert_eq!(s.next_due(1600), Some(1700));
+    // Due but unreachable: only expiry is left to wake up for (the SMSC's earliest
+    // expiry is a lower bound, refreshed when it passes).
+    s.networks.set_coverage(HANDSET, false).unwrap();
+    assert!(s.poll_mt(HANDSET, 1700).is_none());
+    let wake = s.next_due(1700).unwrap();
+    assert!(wake > 100_000 && wake <= 200 + validity, "{wake}");
+    // An outage's edges are due times too.
+    s.faults.down.push(DownWindow {
+        from_ms: 5_000,
+        until_ms: 9_000,
+    });
+    assert_eq!(s.next_due(1700), Some(5_000));
+    assert_eq!(s.next_due(5_000), Some(9_000));
+    // After expiry nothing is left.
+    s.expire(200 + validity);
+    assert_eq!(s.mt_waiting().count(), 0);
+    assert_eq!(s.next_due(200 + validity), None);
+}

@@ -805,7 +805,10 @@ impl Smsc {
     /// that a driver on virtual time can jump there instead of polling: an MT message
     /// or an ESME delivery becoming due (latency, retry interval), an outstanding
     /// `deliver_sm` whose response timeout ends, something stored expiring, an outage
-    /// starting or ending. `None` = nothing until the outside changes something.
+    /// starting or ending. `None` = nothing until the outside changes something. Never
+    /// later than the real next event; it may be earlier (the earliest expiry is kept
+    /// as a lower bound and refreshed when it passes), and then that wake-up finds
+    /// nothing to do.
     ///
     /// What waits on the outside is not counted: a message due for a handset that is
     /// detached or out of coverage, or for an ESME that is not bound, moves when the
