@@ -924,14 +924,27 @@ impl World {
             if let Some(d) = self.due.first() {
                 next = next.min(d.max(now + 1));
             }
-            if let Some(d) = self.smsc.with_quiet(|s, _| s.next_due(now)) {
+            let smsc_next = self.smsc.with_quiet(|s, _| s.next_due(now));
+            if let Some(d) = smsc_next {
                 next = next.min(d.max(now + 1));
             }
             self.clock.set(next);
+            // Whether the network has anything to do at `next`: something of the
+            // SMSC's falls due, or a handset sent an MO message (the only way a
+            // terminal's own timers reach the network). An idle STATUS poll answered
+            // 90 00 is the common case with thousands of handsets, and then there is
+            // nothing to settle.
+            let mut network = smsc_next.is_some_and(|d| d <= next);
             for id in self.due.pop_due(next) {
+                let sent = self.mo_sent(id);
                 self.run_terminal(id, next);
+                network |= self.mo_sent(id) != sent;
             }
-            self.settle();
+            if network || self.cuts_watched() {
+                self.settle();
+            } else {
+                self.refresh_deadlines();
+            }
         }
         self.clock.set(to_ms);
         self.settle();
@@ -965,6 +978,18 @@ impl World {
             let name = self.handsets.name(id).unwrap_or_default().to_owned();
             self.terminal_error(&name, e.to_string());
         }
+    }
+
+    /// MO messages handset `id` has sent so far.
+    fn mo_sent(&self, id: usize) -> usize {
+        self.handsets
+            .at(id)
+            .map_or(0, |h| h.terminal.network().sent.len())
+    }
+
+    /// Whether any card can lose NVM power (see [`World::check_power_cuts`]).
+    fn cuts_watched(&self) -> bool {
+        !self.cut_watch.is_empty() || self.watch_all_cuts.get()
     }
 
     /// Recomputes the queued deadline of every handset touched since the last time.
@@ -1548,7 +1573,7 @@ impl World {
     /// deadline refresh are looked at; cuts are handled in card-name order.
     fn check_power_cuts(&mut self) {
         let all = self.watch_all_cuts.get();
-        if self.cut_watch.is_empty() && !all {
+        if !self.cuts_watched() {
             return;
         }
         let t = self.now_ms();
