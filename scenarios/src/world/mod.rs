@@ -332,7 +332,8 @@ impl WorldBuilder {
             }),
             by_msisdn,
             due: DeadlineQueue::new(n),
-            dirty: BTreeSet::new(),
+            dirty: Vec::new(),
+            is_dirty: vec![false; n],
             cut_watch: BTreeSet::new(),
             watch_all_cuts: std::cell::Cell::new(false),
         };
@@ -479,7 +480,9 @@ pub struct World {
     due: DeadlineQueue,
     /// Handsets (indices) the world touched since their deadline was last computed
     /// (also the only ones whose card can have lost power since the last look).
-    dirty: BTreeSet<usize>,
+    dirty: Vec<usize>,
+    /// `is_dirty[id]`: `id` is in `dirty`.
+    is_dirty: Vec<bool>,
     /// Cards that can lose NVM power (a cut was armed through the world); others are
     /// never checked for one.
     cut_watch: BTreeSet<String>,
@@ -969,10 +972,12 @@ impl World {
             return;
         }
         let r = h.terminal.run_until(t);
-        let mut reporter = RecordingReporter::default();
-        h.client.expire(t, &mut reporter);
-        for r in reporter.reports {
-            h.reports.push((t, r));
+        if h.client.reassembler().pending() > 0 {
+            let mut reporter = RecordingReporter::default();
+            h.client.expire(t, &mut reporter);
+            for r in reporter.reports {
+                h.reports.push((t, r));
+            }
         }
         if let Err(e) = r {
             let name = self.handsets.name(id).unwrap_or_default().to_owned();
@@ -994,7 +999,11 @@ impl World {
 
     /// Recomputes the queued deadline of every handset touched since the last time.
     fn refresh_deadlines(&mut self) {
-        for id in std::mem::take(&mut self.dirty) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for &id in &dirty {
+            if let Some(d) = self.is_dirty.get_mut(id) {
+                *d = false;
+            }
             let deadline = self.handsets.at(id).filter(|h| h.powered).and_then(|h| {
                 // A terminal without a powered-up card has nothing to do on its clock.
                 let terminal = h
@@ -1008,6 +1017,9 @@ impl World {
             });
             self.due.set(id, deadline);
         }
+        // Keep the buffer (this runs once per tick).
+        dirty.clear();
+        self.dirty = dirty;
     }
 
     // ---------------------------------------------------------------- internals
@@ -1028,7 +1040,12 @@ impl World {
     /// [`World::touch`] by index.
     fn touch_id(&mut self, id: usize) -> Option<&mut HandsetState> {
         let h = self.handsets.at_mut(id)?;
-        self.dirty.insert(id);
+        if let Some(d) = self.is_dirty.get_mut(id)
+            && !*d
+        {
+            *d = true;
+            self.dirty.push(id);
+        }
         Some(h)
     }
 
