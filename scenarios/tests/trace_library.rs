@@ -599,3 +599,31 @@ fn command_line_records_and_replays_library_traces() {
     assert_eq!(rc, 1, "{err}");
     assert!(err.starts_with("replay diverged at exchange "), "{err}");
 }
+
+/// A card's trace follows it across handsets: story 17's card, used in five handsets in
+/// a day, has one trace naming all five, with a cold reset in each.
+#[test]
+fn one_trace_follows_the_card_across_handsets() {
+    let t =
+        read_trace_file(&library_traces().join("17-five-handsets-in-a-day.alice.apdu")).unwrap();
+    let handsets = t.header.get("handset").unwrap();
+    for h in [
+        "h1 (IMEI ",
+        "h2 (IMEI ",
+        "h3 (IMEI ",
+        "h4 (IMEI ",
+        "h5 (IMEI ",
+    ] {
+        assert!(handsets.contains(h), "{handsets}");
+    }
+    let power_ons = t
+        .entries()
+        .filter(|e| matches!(e.event, Event::PowerOn { .. }))
+        .count();
+    assert_eq!(power_ons, 5);
+    // Times only grow, from 0, and the card clock starts where the card was first used.
+    let times: Vec<_> = t.entries().map(|e| e.time.unwrap()).collect();
+    assert_eq!(times[0], std::time::Duration::ZERO);
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    assert!(*times.last().unwrap() >= std::time::Duration::from_secs(3600));
+}

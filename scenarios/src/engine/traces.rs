@@ -115,14 +115,9 @@ pub fn card_traces(
     engine: &WorldEngine,
     scenario: &Scenario,
 ) -> Result<Vec<(String, Trace)>, EngineError> {
-    let world = engine.world();
     let mut out = Vec::new();
-    for card in world.card_names() {
-        let from_world = world
-            .card_trace(&card)
-            .map_err(|e| EngineError::Failed(e.to_string()))?;
-        let mut trace = from_world.clone();
-        trace.header.fields.clear();
+    for (card, mut trace) in engine.world().card_traces() {
+        let from_world = std::mem::take(&mut trace.header.fields);
         let h = &mut trace.header;
         h.set("producer", producer());
         h.set(SCENARIO_FILE_KEY, scenario_label(&scenario.path));
@@ -131,7 +126,7 @@ pub fn card_traces(
             format!("{}: {}", scenario.name, scenario.title.trim()),
         );
         h.set("seed", scenario.seed.to_string());
-        h.fields.extend(from_world.header.fields);
+        h.fields.extend(from_world);
         out.push((trace_file_name(scenario, &card), trace));
     }
     Ok(out)

@@ -43,98 +43,156 @@ impl World {
     /// `iccid`, `imsi`, `handset` (every handset it was used in, in order, with IMEIs),
     /// `card-clock-ms`, `card-clock`, and `nvm-cut` / `not-sent` when there are any.
     pub fn card_trace(&self, card: &str) -> Result<Trace, WorldError> {
-        let c = self.card(card)?;
+        self.card(card)?;
+        self.build_traces(Some(card))
+            .remove(card)
+            .ok_or_else(|| WorldError::UnknownCard(card.to_owned()))
+    }
+
+    /// The traces of every card, by name, built in one pass over the log (a fleet of
+    /// thousands of cards costs one pass, not one per card).
+    pub fn card_traces(&self) -> BTreeMap<String, Trace> {
+        self.build_traces(None)
+    }
+
+    fn build_traces(&self, only: Option<&str>) -> BTreeMap<String, Trace> {
+        let mut cards: BTreeMap<&str, Builder> = self
+            .cards
+            .keys()
+            .filter(|n| only.is_none_or(|o| o == n.as_str()))
+            .map(|n| (n.as_str(), Builder::default()))
+            .collect();
         let (apdus, marks) = self.sink.apdus_and_marks();
-        let mut marks = marks.into_iter().filter(|(_, n, _)| n == card).peekable();
-        let mut trace = Trace::new();
-        let mut t0: Option<u64> = None;
-        let mut cuts = Vec::new();
-        let mut handsets: Vec<String> = Vec::new();
-        let mut not_sent = 0usize;
-        let mut apply = |m: CardMark, trace: &mut Trace, t0: &mut Option<u64>| match m {
-            CardMark::Reset { t_ms, atr } => trace.push_reset(rel(t0, t_ms), &atr),
-            CardMark::CutArmed { write, torn } => cuts.push(NvmCut {
-                after_event: trace.len(),
-                write,
-                torn,
-            }),
-        };
+        let mut marks = marks.into_iter().peekable();
         for (i, rec) in apdus.iter().enumerate() {
-            while let Some((_, _, m)) = marks.next_if(|(k, _, _)| *k <= i) {
-                apply(m, &mut trace, &mut t0);
+            while let Some((_, card, m)) = marks.next_if(|(k, _, _)| *k <= i) {
+                if let Some(b) = cards.get_mut(card.as_str()) {
+                    b.mark(m);
+                }
             }
-            match rec {
-                ApduRecord::PowerOn { t_ms, card: n, atr } if n == card => {
-                    trace.push_power_on(rel(&mut t0, *t_ms), atr);
-                }
-                ApduRecord::PowerOff { t_ms, card: n } if n == card => {
-                    trace.push_power_off(rel(&mut t0, *t_ms));
-                }
-                ApduRecord::Exchange {
-                    t_ms,
-                    card: n,
-                    handset,
-                    command,
-                    response,
-                } if n == card => {
-                    if !handsets.contains(handset) {
-                        handsets.push(handset.clone());
-                    }
-                    if response.is_empty() {
-                        // The slot's reader refused it (card not powered): nothing
-                        // crossed the contacts.
-                        not_sent += 1;
-                    } else {
-                        trace.push_exchange(rel(&mut t0, *t_ms), command, response);
-                    }
-                }
-                _ => {}
+            let card = match rec {
+                ApduRecord::PowerOn { card, .. }
+                | ApduRecord::PowerOff { card, .. }
+                | ApduRecord::Exchange { card, .. } => card,
+            };
+            if let Some(b) = cards.get_mut(card.as_str()) {
+                b.record(rec);
             }
         }
-        for (_, _, m) in marks {
-            apply(m, &mut trace, &mut t0);
+        for (_, card, m) in marks {
+            if let Some(b) = cards.get_mut(card.as_str()) {
+                b.mark(m);
+            }
         }
+        cards
+            .into_iter()
+            .map(|(name, b)| (name.to_owned(), self.finish_trace(name, b)))
+            .collect()
+    }
+
+    fn finish_trace(&self, card: &str, b: Builder) -> Trace {
+        let mut trace = b.trace;
         let h = &mut trace.header;
         h.set("card", card);
-        h.set("iccid", c.iccid.clone());
-        h.set("imsi", c.imsi.clone());
-        let imeis: BTreeMap<&str, String> = handsets
-            .iter()
-            .map(|n| {
-                let imei = self.handset_view(n).map(|v| v.imei).unwrap_or_default();
-                (n.as_str(), imei)
-            })
-            .collect();
+        if let Some(c) = self.cards.get(card) {
+            h.set("iccid", c.iccid.clone());
+            h.set("imsi", c.imsi.clone());
+        }
         h.set(
             "handset",
-            if handsets.is_empty() {
+            if b.handsets.is_empty() {
                 "none (the card exchanged nothing)".to_owned()
             } else {
-                handsets
+                b.handsets
                     .iter()
-                    .map(|n| format!("{n} (IMEI {})", imeis.get(n.as_str()).map_or("", |s| s)))
+                    .map(|n| {
+                        let imei = self.handset_view(n).map(|v| v.imei).unwrap_or_default();
+                        format!("{n} (IMEI {imei})")
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             },
         );
         CardTimeline {
-            clock_ms: t0.unwrap_or(0),
+            clock_ms: b.t0.unwrap_or(0),
             follows_time: true,
-            cuts,
+            cuts: b.cuts,
         }
         .to_header(h);
-        if not_sent > 0 {
+        if b.not_sent > 0 {
             h.set(
                 NOT_SENT_KEY,
-                format!("{not_sent} command(s) refused by the reader (card not powered)"),
+                format!(
+                    "{} command(s) refused by the reader (card not powered)",
+                    b.not_sent
+                ),
             );
         }
-        Ok(trace)
+        trace
     }
 }
 
-/// Time of `t_ms` relative to the card's first event (which sets `t0`).
-fn rel(t0: &mut Option<u64>, t_ms: u64) -> Option<Duration> {
-    let base = *t0.get_or_insert(t_ms);
-    Some(Duration::from_millis(t_ms.saturating_sub(base)))
+/// One card's trace while the log is read.
+#[derive(Default)]
+struct Builder {
+    trace: Trace,
+    /// Virtual time of the card's first event (`+0`).
+    t0: Option<u64>,
+    cuts: Vec<NvmCut>,
+    handsets: Vec<String>,
+    not_sent: usize,
+}
+
+impl Builder {
+    /// Time of `t_ms` relative to the card's first event (which sets `t0`).
+    fn at(&mut self, t_ms: u64) -> Option<Duration> {
+        let base = *self.t0.get_or_insert(t_ms);
+        Some(Duration::from_millis(t_ms.saturating_sub(base)))
+    }
+
+    fn mark(&mut self, m: CardMark) {
+        match m {
+            CardMark::Reset { t_ms, atr } => {
+                let t = self.at(t_ms);
+                self.trace.push_reset(t, &atr);
+            }
+            CardMark::CutArmed { write, torn } => self.cuts.push(NvmCut {
+                after_event: self.trace.len(),
+                write,
+                torn,
+            }),
+        }
+    }
+
+    fn record(&mut self, rec: &ApduRecord) {
+        match rec {
+            ApduRecord::PowerOn { t_ms, atr, .. } => {
+                let t = self.at(*t_ms);
+                self.trace.push_power_on(t, atr);
+            }
+            ApduRecord::PowerOff { t_ms, .. } => {
+                let t = self.at(*t_ms);
+                self.trace.push_power_off(t);
+            }
+            ApduRecord::Exchange {
+                t_ms,
+                handset,
+                command,
+                response,
+                ..
+            } => {
+                if !self.handsets.contains(handset) {
+                    self.handsets.push(handset.clone());
+                }
+                if response.is_empty() {
+                    // The slot's reader refused it (card not powered): nothing crossed
+                    // the contacts.
+                    self.not_sent += 1;
+                } else {
+                    let t = self.at(*t_ms);
+                    self.trace.push_exchange(t, command, response);
+                }
+            }
+        }
+    }
 }
