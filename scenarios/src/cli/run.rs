@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// Use a real (or vpcd) card in this PC/SC reader for the scenario's card.
     #[arg(long, value_name = "pcsc:NAME")]
     pub reader: Option<String>,
+    /// Write one APDU trace per card and scenario into this directory
+    /// (`<scenario>.<card>.apdu`, docs/traces.md); created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub trace_dir: Option<PathBuf>,
 }
 
 /// `imeitrack list`.
@@ -161,11 +165,15 @@ pub fn run_with(args: RunArgs, factory: &dyn EngineFactory) -> Result<ExitCode> 
             .map(|n| n.get())
             .unwrap_or(1)
     });
+    if let Some(dir) = &args.trace_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let runner = Runner {
         jobs,
         options: EngineOptions {
             stub: args.stub.clone(),
             reader: args.reader.clone(),
+            trace_dir: args.trace_dir.clone(),
         },
     };
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -204,6 +212,9 @@ pub fn run_with(args: RunArgs, factory: &dyn EngineFactory) -> Result<ExitCode> 
         std::fs::write(&path, html::html_report("imeitrack run", &results))
             .with_context(|| format!("writing {}", path.display()))?;
         println!("report: {}", path.display());
+    }
+    if let Some(dir) = &args.trace_dir {
+        println!("APDU traces (one per card and scenario): {}", dir.display());
     }
     Ok(ExitCode::from(exit_status(&results)))
 }

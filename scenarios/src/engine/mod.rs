@@ -11,6 +11,7 @@
 //! release year).
 
 pub mod stub;
+pub mod traces;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -68,7 +69,11 @@ impl EngineFactory for WorldFactory {
                 "--reader {r}: a PC/SC card is not supported yet (the world plays simulated cards only)"
             )));
         }
-        Ok(Box::new(WorldEngine::new(scenario)?))
+        let engine = WorldEngine::new(scenario)?;
+        Ok(match &options.trace_dir {
+            Some(dir) => Box::new(traces::TracingEngine::new(engine, scenario, dir)),
+            None => Box::new(engine),
+        })
     }
 }
 

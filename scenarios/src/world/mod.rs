@@ -21,6 +21,7 @@
 //! the seed (the SMSC's faults, the world's own choices via [`clock::rng_for`]). The same
 //! script on the same seed gives the same arrows and the same APDU trace.
 
+pub mod card_trace;
 pub mod clock;
 pub mod describe;
 pub mod event;
@@ -51,7 +52,7 @@ use handset_sim::terminal::{MoOutcome, MtOutcome, ServiceCentre, Terminal, Termi
 
 pub use clock::WorldClock;
 pub use describe::RegistrationInfo;
-pub use event::{ApduRecord, Arrow, ArrowSpec, Lane, Sink};
+pub use event::{ApduRecord, Arrow, ArrowSpec, CardMark, Lane, Sink};
 pub use link::SmscLink;
 pub use server::{LedgerLine, ProvisioningServer, ServerReply, ServerVerdict, Treatment};
 pub use slot::{CardSlot, SimCard};
@@ -268,6 +269,7 @@ impl WorldBuilder {
                 ef_iccid: spec.personalisation.files.iccid,
                 in_handset: None,
                 pending_cut: None,
+                personalisation: spec.personalisation,
             };
             if cards.insert(name.clone(), state).is_some() {
                 return Err(WorldError::Build(format!("card {name} given twice")));
@@ -346,6 +348,8 @@ struct CardState {
     in_handset: Option<String>,
     /// A cut to arm at the card's next cold reset, while it is in no handset.
     pending_cut: Option<(u32, usize)>,
+    /// What the card was personalised with (a fresh copy replays its trace).
+    personalisation: Personalisation,
 }
 
 struct HandsetState {
@@ -744,6 +748,13 @@ impl World {
         match c.in_handset.clone() {
             Some(h) if self.handset(&h)?.terminal.reader().is_powered() => {
                 let at = slot::arm_cut(&sim, nth, torn_bytes);
+                self.sink.mark(
+                    card,
+                    CardMark::CutArmed {
+                        write: at,
+                        torn: torn_bytes,
+                    },
+                );
                 self.sink.spec(
                     t,
                     card,

@@ -13,7 +13,7 @@ use handset_sim::terminal::uicc::{CardClock, SharedCard, SimulatedUicc};
 use handset_sim::trace::decode::Decoder;
 use handset_sim::trace::{Event, Exchange};
 
-use super::event::{ApduRecord, Arrow, Lane, Sink};
+use super::event::{ApduRecord, Arrow, CardMark, Lane, Sink};
 
 /// A simulated card as the world holds it.
 pub type SimCard = SharedCard<SimulatedUicc>;
@@ -151,6 +151,7 @@ impl CardReader for CardSlot {
         self.decoder = Decoder::new();
         if let Some((nth, torn)) = self.pending_cut.take() {
             let at = arm_cut(reader.card(), nth, torn);
+            self.sink.mark(name, CardMark::CutArmed { write: at, torn });
             self.sink.arrow(Arrow {
                 t_ms,
                 from: Lane::Card,
@@ -167,8 +168,17 @@ impl CardReader for CardSlot {
     }
 
     fn reset(&mut self) -> Result<Vec<u8>> {
-        let (_, reader) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
-        reader.reset()
+        let t_ms = self.clock.now_ms();
+        let (name, reader) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
+        let atr = reader.reset()?;
+        self.sink.mark(
+            name,
+            CardMark::Reset {
+                t_ms,
+                atr: atr.clone(),
+            },
+        );
+        Ok(atr)
     }
 
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
