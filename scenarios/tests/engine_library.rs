@@ -113,6 +113,7 @@ fn external_stub_and_reader_are_refused_honestly() {
     let o = EngineOptions {
         stub: Some("127.0.0.1:2775".into()),
         reader: None,
+        card: None,
     };
     let e = WorldFactory.start(&s, &o).err().unwrap();
     assert!(e.to_string().contains("not supported yet"), "{e}");

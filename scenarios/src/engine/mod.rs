@@ -10,6 +10,7 @@
 //! becomes a handset-sim [`Handset`] built from its facts (TAC, toolkit support,
 //! release year).
 
+pub mod reader;
 pub mod stub;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,9 +65,12 @@ impl EngineFactory for WorldFactory {
             )));
         }
         if let Some(r) = &options.reader {
-            return Err(EngineError::Unsupported(format!(
-                "--reader {r}: a PC/SC card is not supported yet (the world plays simulated cards only)"
-            )));
+            // One scenario card in a PC/SC reader (`reader` module docs).
+            return Ok(Box::new(reader::ReaderEngine::open_pcsc(
+                scenario,
+                r,
+                options.card.as_deref(),
+            )?));
         }
         Ok(Box::new(WorldEngine::new(scenario)?))
     }

@@ -215,6 +215,8 @@ pub struct EngineOptions {
     pub stub: Option<String>,
     /// `--reader pcsc:NAME`: a real (or vpcd) card for the scenario's card.
     pub reader: Option<String>,
+    /// `--card NAME`: which scenario card is in the reader (default: the only one).
+    pub card: Option<String>,
 }
 
 /// Plays one scenario's world. Created per scenario by an [`EngineFactory`], with the
