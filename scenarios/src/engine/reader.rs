@@ -587,6 +587,86 @@ mod tests {
         assert!(e.contains("cut_power"), "{e}");
     }
 
+    /// What each library story does with its card in a reader (`docs/scenarios.md`
+    /// lists the same): `Ok(())` = every expectation passes; `Err(text)` = refused or
+    /// stopped with an error containing `text`. Story 18 (10,000 simulated cards) is
+    /// left out for time.
+    const LIBRARY: &[(&str, &str, Result<(), &str>)] = &[
+        ("01-first-use", "alice", Ok(())),
+        ("02-reboot-same-handset", "alice", Ok(())),
+        ("03-swap-supported", "alice", Ok(())),
+        ("04-swap-depreciated-local-key", "alice", Ok(())),
+        ("05-swap-depreciated-manufacturer-key", "alice", Ok(())),
+        ("06-swap-back", "alice", Ok(())),
+        (
+            "07-no-toolkit",
+            "alice",
+            Err("session = \"terminal_unsupported\""),
+        ),
+        (
+            "08-invalid-imei",
+            "alice",
+            Err("session = \"imei_unusable\""),
+        ),
+        (
+            "09-sms-failure-then-retry",
+            "alice",
+            Err("session = \"in_progress\""),
+        ),
+        (
+            "10-retries-exhausted",
+            "alice",
+            Err("session = \"gave_up\""),
+        ),
+        ("11-smsc-down-for-an-hour", "alice", Ok(())),
+        ("12-power-cut-during-imei-commit", "alice", Err("cut_power")),
+        ("13-stub-restarted-mid-flow", "alice", Ok(())),
+        ("14-forged-and-replayed-registrations", "alice", Ok(())),
+        ("14-forged-and-replayed-registrations", "bob", Ok(())),
+        ("15-unknown-tac", "alice", Ok(())),
+        ("16-pin-protected-card", "alice", Err("SW 6982")),
+        ("17-five-handsets-in-a-day", "alice", Ok(())),
+    ];
+
+    #[test]
+    fn the_library_with_its_card_in_an_in_process_reader() {
+        struct Factory(&'static str);
+        impl EngineFactory for Factory {
+            fn start(
+                &self,
+                s: &Scenario,
+                _: &EngineOptions,
+            ) -> Result<Box<dyn Engine>, EngineError> {
+                let (image, key) = served_card_image(s, self.0)?;
+                let c = open_card(&CardSource::Image { image, key }, None, CardClock::fixed(0))
+                    .map_err(failed)?;
+                Ok(Box::new(ReaderEngine::start(
+                    s,
+                    self.0,
+                    Box::new(SimulatedReader::new(c)),
+                )?))
+            }
+        }
+        let files = crate::scenario::discover(&[crate::scenario::library_dir()]).unwrap();
+        for f in &files {
+            let name = f.file_stem().unwrap().to_string_lossy();
+            assert!(
+                name.starts_with("18-") || LIBRARY.iter().any(|(n, ..)| *n == name),
+                "{name} is not in LIBRARY"
+            );
+        }
+        for (name, card, want) in LIBRARY {
+            let r = run_scenario(&load(name), &Factory(card), &EngineOptions::default());
+            match (want, &r.outcome) {
+                (Ok(()), Outcome::Passed) => {}
+                (Err(text), Outcome::Error(e)) if e.contains(text) => {}
+                (want, got) => {
+                    panic!("{name} with {card} in the reader: want {want:?}, got {got:?}")
+                }
+            }
+        }
+    }
+
     #[test]
     fn reader_options_are_checked() {
         assert_eq!(
