@@ -326,6 +326,14 @@ impl ReaderEngine {
     }
 }
 
+impl Drop for ReaderEngine {
+    /// The story is over: the card in the reader is powered down (as when the last
+    /// handset holding it is switched off), not left powered in `pcscd`.
+    fn drop(&mut self) {
+        self.ext.clone().power_off();
+    }
+}
+
 impl Engine for ReaderEngine {
     fn step(&mut self, step: &Step) -> Result<Vec<Event>, EngineError> {
         self.fresh = false;
