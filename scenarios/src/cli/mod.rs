@@ -2,9 +2,11 @@
 //!
 //! One clap [`Cli`] with a [`Command`] per top-level subcommand; each lives in its own
 //! module with an `Args` type and a `run(args) -> anyhow::Result<ExitCode>` function.
-//! `run`, `list` and `check` (scenario files) live in [`run`].
+//! `run`, `list` and `check` (scenario files) live in [`run`]; `serve-vpcd` (a scenario
+//! card for `run --reader`) in [`serve`].
 
 pub mod run;
+pub mod serve;
 pub mod trace;
 
 use std::process::ExitCode;
@@ -32,6 +34,8 @@ pub enum Command {
     List(run::ListArgs),
     /// Validate scenario files without running them.
     Check(run::CheckArgs),
+    /// Serve a scenario's card to pcscd through vpcd (for `run --reader pcsc:NAME`).
+    ServeVpcd(serve::ServeArgs),
 }
 
 /// Exit status when the command could not do its job (bad file, reader error, …).
@@ -45,6 +49,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::List(args) => run::list(args),
         Command::Check(args) => run::check(args),
+        Command::ServeVpcd(args) => serve::run(args),
     };
     match outcome {
         Ok(code) => code,

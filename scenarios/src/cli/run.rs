@@ -39,13 +39,17 @@ pub struct RunArgs {
     /// simulator's SMPP side) instead of the embedded one.
     #[arg(long, value_name = "HOST:PORT")]
     pub stub: Option<String>,
-    /// Use a real (or vpcd) card in this PC/SC reader for the scenario's card.
+    /// Use a real (or vpcd) card in this PC/SC reader for the scenario's card; one
+    /// scenario per run (docs/scenarios.md, "A card in a PC/SC reader").
     #[arg(long, value_name = "pcsc:NAME")]
     pub reader: Option<String>,
     /// Write one APDU trace per card and scenario into this directory
     /// (`<scenario>.<card>.apdu`, docs/traces.md); created if missing.
     #[arg(long, value_name = "DIR")]
     pub trace_dir: Option<PathBuf>,
+    /// With --reader: the scenario card that is in the reader (default: the only one).
+    #[arg(long, value_name = "NAME", requires = "reader")]
+    pub card: Option<String>,
 }
 
 /// `imeitrack list`.
@@ -160,6 +164,12 @@ pub fn run_with(args: RunArgs, factory: &dyn EngineFactory) -> Result<ExitCode> 
         }
         anyhow::bail!("{} invalid scenario files; nothing was run", bad.len());
     }
+    if args.reader.is_some() && scenarios.len() != 1 {
+        anyhow::bail!(
+            "--reader plays one scenario per run ({} given): each starts from a freshly personalised card (docs/scenarios.md, \"A card in a PC/SC reader\")",
+            scenarios.len()
+        );
+    }
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -174,6 +184,7 @@ pub fn run_with(args: RunArgs, factory: &dyn EngineFactory) -> Result<ExitCode> 
             stub: args.stub.clone(),
             reader: args.reader.clone(),
             trace_dir: args.trace_dir.clone(),
+            card: args.card.clone(),
         },
     };
     let bar = std::io::stderr().is_terminal().then(|| {

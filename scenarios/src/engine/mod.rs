@@ -10,6 +10,7 @@
 //! becomes a handset-sim [`Handset`] built from its facts (TAC, toolkit support,
 //! release year).
 
+pub mod reader;
 pub mod stub;
 pub mod traces;
 
@@ -65,9 +66,12 @@ impl EngineFactory for WorldFactory {
             )));
         }
         if let Some(r) = &options.reader {
-            return Err(EngineError::Unsupported(format!(
-                "--reader {r}: a PC/SC card is not supported yet (the world plays simulated cards only)"
-            )));
+            // One scenario card in a PC/SC reader (`reader` module docs).
+            return Ok(Box::new(reader::ReaderEngine::open_pcsc(
+                scenario,
+                r,
+                options.card.as_deref(),
+            )?));
         }
         let engine = WorldEngine::new(scenario)?;
         Ok(match &options.trace_dir {

@@ -218,6 +218,8 @@ pub struct EngineOptions {
     /// `--trace-dir DIR`: write one `.apdu` trace per card into DIR (which exists) when
     /// the scenario ends ([`Engine::finish`]).
     pub trace_dir: Option<std::path::PathBuf>,
+    /// `--card NAME`: which scenario card is in the reader (default: the only one).
+    pub card: Option<String>,
 }
 
 /// Plays one scenario's world. Created per scenario by an [`EngineFactory`], with the

@@ -25,6 +25,7 @@ pub mod card_trace;
 pub mod clock;
 pub mod describe;
 pub mod event;
+pub mod external;
 pub mod link;
 pub mod server;
 pub mod slot;
@@ -35,7 +36,6 @@ use std::collections::BTreeMap;
 use applet::card::Personalisation;
 use applet::tracker::State as AppletState;
 use applet::wire::bcd::{EfIccid, EfImsi};
-use applet::wire::imei::Imei;
 use ed25519_dalek::VerifyingKey;
 use handset_sim::network::{
     BindKind, EsmeAccount, Event as SmscEvent, Faults, Networks, SessionId, ShortMessage, Smsc,
@@ -53,6 +53,7 @@ use handset_sim::terminal::{MoOutcome, MtOutcome, ServiceCentre, Terminal, Termi
 pub use clock::WorldClock;
 pub use describe::RegistrationInfo;
 pub use event::{ApduRecord, Arrow, ArrowSpec, CardMark, Lane, Sink};
+pub use external::{CardBody, ExternalCard, TrackState};
 pub use link::SmscLink;
 pub use server::{LedgerLine, ProvisioningServer, ServerReply, ServerVerdict, Treatment};
 pub use slot::{CardSlot, SimCard};
@@ -104,6 +105,15 @@ pub enum WorldError {
     /// A name was given twice, or a part could not be built.
     #[error("{0}")]
     Build(String),
+    /// The operation needs the simulated card's internals, and the card is in a
+    /// PC/SC reader.
+    #[error("card {card:?} is in a PC/SC reader: {what} is not possible")]
+    InReader {
+        /// Card.
+        card: String,
+        /// What was asked.
+        what: String,
+    },
 }
 
 /// A card to put into the world.
@@ -260,7 +270,7 @@ impl WorldBuilder {
             )
             .map_err(|e| WorldError::Build(format!("card {name}: {e:?}")))?;
             let state = CardState {
-                card: SharedCard::new(uicc),
+                card: CardBody::Simulated(SharedCard::new(uicc)),
                 msisdn: spec.msisdn.trim_start_matches('+').to_owned(),
                 imsi,
                 iccid,
@@ -338,7 +348,7 @@ impl WorldBuilder {
 }
 
 struct CardState {
-    card: SimCard,
+    card: CardBody,
     msisdn: String,
     imsi: String,
     iccid: String,
@@ -390,6 +400,11 @@ pub struct SentSms {
 }
 
 /// What can be seen of a card.
+///
+/// For a card in a PC/SC reader ([`CardBody::External`]) `stored_imei`, `next_counter`
+/// and `pending` are those of the engine's last EF.TRACK_STATE read
+/// ([`World::read_external_state`]; `None`, 0, `false` before one), `state` is
+/// [`AppletState::Idle`] and `nvm_writes` 0: the card's RAM and NVM cannot be seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardView {
     /// Handset it is in.
@@ -543,7 +558,14 @@ impl World {
 
     /// The simulated card object (to read its NVM, or script it directly in tests).
     pub fn sim_card(&self, name: &str) -> Result<SimCard, WorldError> {
-        Ok(self.card(name)?.card.clone())
+        self.card(name)?
+            .card
+            .simulated()
+            .cloned()
+            .ok_or_else(|| WorldError::InReader {
+                card: name.to_owned(),
+                what: "reading the simulated card".into(),
+            })
     }
 
     /// The handset's terminal (session log, registered events).
@@ -744,7 +766,14 @@ impl World {
     ) -> Result<(), WorldError> {
         let t = self.now_ms();
         let c = self.card(card)?;
-        let sim = c.card.clone();
+        let sim = c
+            .card
+            .simulated()
+            .cloned()
+            .ok_or_else(|| WorldError::InReader {
+                card: card.to_owned(),
+                what: "cutting its power at an NVM write".into(),
+            })?;
         match c.in_handset.clone() {
             Some(h) if self.handset(&h)?.terminal.reader().is_powered() => {
                 let at = slot::arm_cut(&sim, nth, torn_bytes);
@@ -1362,12 +1391,14 @@ impl World {
         let Some(c) = self.cards.get(actor) else {
             return;
         };
-        let counter = c
-            .card
-            .lock()
-            .card()
-            .record()
-            .map_or(0, |r| r.next_counter().saturating_sub(1));
+        let counter = match c.card.simulated() {
+            Some(sim) => sim
+                .lock()
+                .card()
+                .record()
+                .map_or(0, |r| r.next_counter().saturating_sub(1)),
+            None => self.last_registration_counter(actor),
+        };
         let result = match &report.outcome {
             Outcome::Configured { .. } => ReportResult::CONFIGURED,
             Outcome::Rejected(R::BadMac | R::Unauthenticated | R::MissingCredentials) => {
@@ -1440,7 +1471,7 @@ impl World {
             .iter()
             .filter_map(|(name, c)| {
                 let h = c.in_handset.clone()?;
-                let uicc = c.card.lock();
+                let uicc = c.card.simulated()?.lock();
                 let nvm = uicc.card().store().nvm();
                 (!nvm.is_powered()).then(|| (name.clone(), h, nvm.writes()))
             })
@@ -1495,14 +1526,7 @@ impl World {
     /// What can be seen of `card`.
     pub fn card_view(&self, card: &str) -> Result<CardView, WorldError> {
         let c = self.card(card)?;
-        let uicc = c.card.lock();
-        let applet_card = uicc.card();
-        let record = applet_card.record().ok();
-        let stored_imei = record
-            .as_ref()
-            .and_then(|r| r.stored_imei())
-            .and_then(|b| Imei::parse(&b).ok())
-            .map(|i| i.to_string());
+        let inner = external::internals(&c.card);
         let powered = c
             .in_handset
             .as_ref()
@@ -1532,11 +1556,11 @@ impl World {
             powered,
             iccid: c.iccid.clone(),
             imsi: c.imsi.clone(),
-            stored_imei,
-            next_counter: record.as_ref().map_or(0, |r| r.next_counter()),
-            pending: record.as_ref().is_some_and(|r| r.pending().is_some()),
-            state: *applet_card.applet_state(),
-            nvm_writes: applet_card.store().nvm().writes(),
+            stored_imei: inner.stored_imei,
+            next_counter: inner.next_counter,
+            pending: inner.pending,
+            state: inner.state,
+            nvm_writes: inner.nvm_writes,
             sent,
         })
     }
