@@ -29,7 +29,7 @@ pub mod postgres;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-pub use sqlite::{SqliteStore, Synchronous};
+pub use sqlite::{InlineOptions, SqliteStore, Synchronous};
 
 /// Milliseconds since 1970-01-01T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -794,13 +794,25 @@ mod sqlite {
 /// embedded stub's store): one connection per handle, statements on the polling thread.
 mod sqlite_inline {
     use super::*;
-    use provisioning_stub::store::{SqliteStore, Synchronous};
+    use provisioning_stub::store::{InlineOptions, SqliteStore, Synchronous};
+
+    fn shared(synchronous: Synchronous) -> InlineOptions {
+        InlineOptions {
+            synchronous,
+            exclusive: false,
+        }
+    }
+
+    const EXCLUSIVE: InlineOptions = InlineOptions {
+        synchronous: Synchronous::Off,
+        exclusive: true,
+    };
 
     fn pair() -> (tempfile::TempDir, AnyStore, AnyStore) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stub.db");
-        let a = SqliteStore::open_inline(&path, Synchronous::Off).unwrap();
-        let b = SqliteStore::open_inline(&path, Synchronous::Normal).unwrap();
+        let a = SqliteStore::open_inline(&path, shared(Synchronous::Off)).unwrap();
+        let b = SqliteStore::open_inline(&path, shared(Synchronous::Normal)).unwrap();
         (dir, AnyStore::Sqlite(a), AnyStore::Sqlite(b))
     }
 
@@ -817,7 +829,7 @@ mod sqlite_inline {
     cases!(inline_case);
 
     /// What an inline handle committed is there for a handle opened after it is dropped
-    /// (the embedded stub's restart), with `synchronous = OFF`.
+    /// (the embedded stub's restart), with `synchronous = OFF` and exclusive locking.
     #[test]
     fn committed_writes_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
@@ -825,14 +837,14 @@ mod sqlite_inline {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let a = AnyStore::Sqlite(SqliteStore::open_inline(&path, Synchronous::Off).unwrap());
+        let a = AnyStore::Sqlite(SqliteStore::open_inline(&path, EXCLUSIVE).unwrap());
         rt.block_on(a.import_cards(&[card()])).unwrap();
         let outcome = rt
             .block_on(a.record_registration(&registration(3, b"three")))
             .unwrap();
         assert!(matches!(outcome, RegistrationOutcome::Accepted(_)));
         drop(a);
-        let b = AnyStore::Sqlite(SqliteStore::open_inline(&path, Synchronous::Off).unwrap());
+        let b = AnyStore::Sqlite(SqliteStore::open_inline(&path, EXCLUSIVE).unwrap());
         let card = rt.block_on(b.card(&iccid())).unwrap().unwrap();
         assert_eq!(card.last_counter, Some(3));
         let again = rt

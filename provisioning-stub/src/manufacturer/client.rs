@@ -80,7 +80,7 @@ pub const MAX_IDLE: usize = 8;
 
 /// An idle connection is reused only if its last answer came less than this long ago
 /// (the key server closes connections idle for its I/O timeout, 10 s by default).
-pub const IDLE_REUSE: Duration = Duration::from_secs(4);
+pub const IDLE_REUSE: Duration = Duration::from_secs(1);
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 

@@ -90,6 +90,18 @@ impl Synchronous {
     }
 }
 
+/// How an inline handle ([`SqliteStore::open_inline`]) uses its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlineOptions {
+    /// `PRAGMA synchronous`.
+    pub synchronous: Synchronous,
+    /// `PRAGMA locking_mode = EXCLUSIVE`: the connection takes the file lock once and
+    /// keeps it until it is closed — no lock system calls per transaction and no
+    /// shared-memory WAL index — and no other connection (or process) can use the file
+    /// meanwhile.
+    pub exclusive: bool,
+}
+
 /// Prepared statements kept per connection: every statement of the registration,
 /// provisioning and report paths fits, so none is parsed twice.
 const STATEMENT_CACHE: usize = 64;
@@ -101,8 +113,23 @@ type Finish = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
 
 fn configure(conn: &Connection, path: &Path, synchronous: Synchronous) -> Result<()> {
+    configure_with(conn, path, synchronous, false)
+}
+
+fn configure_with(
+    conn: &Connection,
+    path: &Path,
+    synchronous: Synchronous,
+    exclusive: bool,
+) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // First, so that switching a new file to WAL already syncs as asked.
+    conn.pragma_update(None, "synchronous", synchronous.pragma())?;
+    if exclusive {
+        // Before WAL is entered, so that no shared-memory index is ever created.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    }
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Invalid(format!(
@@ -110,6 +137,7 @@ fn configure(conn: &Connection, path: &Path, synchronous: Synchronous) -> Result
             path.display()
         )));
     }
+    // Again: entering WAL mode may reset it.
     conn.pragma_update(None, "synchronous", synchronous.pragma())?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
@@ -154,8 +182,9 @@ impl SqliteStore {
         })
     }
 
-    /// Opens or creates the database file (WAL, `synchronous` as given), applies pending
-    /// migrations, and returns a handle whose calls all run **on the caller's thread**
+    /// Opens or creates the database file (WAL, `synchronous` and locking as `options`
+    /// say), applies pending migrations, and returns a handle whose calls all run **on
+    /// the caller's thread**
     /// on one connection: each read is a plain query, each write one `BEGIN IMMEDIATE`
     /// transaction committed before the call's future resolves (on its first poll). No
     /// thread is started, and no tokio runtime is needed for the store itself.
@@ -165,9 +194,9 @@ impl SqliteStore {
     /// [`SqliteStore::open`] instead: this mode blocks the polling thread for the
     /// duration of each statement (microseconds, or up to the busy timeout when another
     /// process holds the write lock).
-    pub fn open_inline(path: &Path, synchronous: Synchronous) -> Result<SqliteStore> {
+    pub fn open_inline(path: &Path, options: InlineOptions) -> Result<SqliteStore> {
         let mut conn = Connection::open(path)?;
-        configure(&conn, path, synchronous)?;
+        configure_with(&conn, path, options.synchronous, options.exclusive)?;
         migrate(&mut conn, SQLITE)?;
         Ok(SqliteStore {
             backend: Backend::Inline(Arc::new(Mutex::new(conn))),

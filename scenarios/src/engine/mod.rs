@@ -24,7 +24,7 @@ use applet::wire::sms;
 use handset_sim::network::{DownWindow, Faults, Network, Networks, Operator, Plmn, RpCause};
 use handset_sim::profile::{Handset, HandsetProfile, all_capabilities};
 use handset_sim::terminal::TerminalConfig;
-use provisioning_stub::devices::{Date as DbDate, DeviceModel, Tac as DbTac};
+use provisioning_stub::devices::Date as DbDate;
 use provisioning_stub::inventory::{Card as InvCard, Iccid, Imsi, RegistrationKey};
 
 use crate::runner::{
@@ -243,27 +243,7 @@ impl WorldEngine {
             .keys()
             .map(|id| (id.clone(), SigningKey::seeded(seed, id)))
             .collect();
-        // Device database.
-        let mut devices = Vec::new();
-        for m in w.models.values() {
-            if !m.in_database {
-                continue;
-            }
-            let maker = w
-                .manufacturers
-                .get(m.manufacturer.get_ref())
-                .map_or_else(|| m.manufacturer.get_ref().clone(), |x| x.name.clone());
-            devices.push(DeviceModel {
-                tac: DbTac::parse(m.tac.as_str()).map_err(failed)?,
-                manufacturer: m.manufacturer.get_ref().clone(),
-                make: maker,
-                model: m.name.clone(),
-                release_date: date_of(&m.released),
-                camera: Some(true),
-                screen: String::new(),
-                bands: Vec::new(),
-            });
-        }
+        let devices = stub::device_database(w)?;
         // Civil time of virtual time 0: the scenario's date, 00:00 UTC, for the whole
         // world (so the stub's age rule judges on that date).
         let date = date_of(&scenario.date).ok_or_else(|| failed("bad date"))?;

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use provisioning_stub::devices::DeviceModel;
+use provisioning_stub::devices::{Date, DeviceModel, Tac};
 use provisioning_stub::inventory::Card;
 use provisioning_stub::keys::DeviceKeySigner;
 use toml::{Table, Value};
@@ -57,6 +57,29 @@ impl SigningKey {
         let signer = Arc::new(DeviceKeySigner::from_seed(&seed));
         SigningKey { seed, signer }
     }
+}
+
+/// The stub's device database for a world: every model with `in_database`, by its TAC,
+/// manufacturer id (as the policy and key sources name it), make and model name.
+pub fn device_database(w: &format::World) -> Result<Vec<DeviceModel>, EngineError> {
+    let mut devices = Vec::new();
+    for m in w.models.values().filter(|m| m.in_database) {
+        let maker = w
+            .manufacturers
+            .get(m.manufacturer.get_ref())
+            .map_or_else(|| m.manufacturer.get_ref().clone(), |x| x.name.clone());
+        devices.push(DeviceModel {
+            tac: Tac::parse(m.tac.as_str()).map_err(failed)?,
+            manufacturer: m.manufacturer.get_ref().clone(),
+            make: maker,
+            model: m.name.clone(),
+            release_date: Date::new(i32::from(m.released.year), m.released.month, m.released.day),
+            camera: Some(true),
+            screen: String::new(),
+            bands: Vec::new(),
+        });
+    }
+    Ok(devices)
 }
 
 fn failed(e: impl std::fmt::Display) -> EngineError {

@@ -49,7 +49,7 @@ use provisioning_stub::keys::{ApnSettings, Imei as KeyImei};
 use provisioning_stub::pipeline::{KeyProvider, check_registration, iccid_digits};
 use provisioning_stub::policy::{self, PolicyConfig, Treatment as PolicyTreatment};
 use provisioning_stub::store::{
-    AnyStore, FailureStage, KeySource, NewDelivery, NewIssuance, NewRegistration,
+    AnyStore, FailureStage, InlineOptions, KeySource, NewDelivery, NewIssuance, NewRegistration,
     ProvisioningFailure, RegistrationId, RegistrationOutcome, SqliteStore, Store, Synchronous,
     Timestamp, Verification,
 };
@@ -71,6 +71,15 @@ pub enum StubSetupError {
     #[error("stub: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// How the stub uses its temporary database: WAL, `synchronous = OFF` (a stub "crash"
+/// in the world is a process stop, never a power loss: what was committed is in the
+/// operating system's cache and survives; see docs/scenarios.md), and the file locked
+/// once by the one connection of the running stub (no lock system calls per statement).
+const STORE: InlineOptions = InlineOptions {
+    synchronous: Synchronous::Off,
+    exclusive: true,
+};
 
 /// One-shot crash points the stub can be armed with (`stub = { when = … }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -875,7 +884,7 @@ impl Running {
     /// A running stub on the database file `db`: a new connection, key providers from
     /// the configuration (their files are read again, as a restarted process would).
     fn open(db: &Path, config: &StubConfig) -> Result<Running, StubSetupError> {
-        let store = SqliteStore::open_inline(db, Synchronous::Off)
+        let store = SqliteStore::open_inline(db, STORE)
             .map_err(|e| StubSetupError::Store(e.to_string()))?;
         let mut keys = BTreeMap::new();
         for k in &config.key_sources {
@@ -938,7 +947,7 @@ impl ProvisioningServer for EmbeddedStub {
         let reader;
         let store = match &self.running {
             Some(r) => &r.store,
-            None => match SqliteStore::open_inline(&self.db, Synchronous::Off) {
+            None => match SqliteStore::open_inline(&self.db, STORE) {
                 Ok(s) => {
                     reader = AnyStore::Sqlite(s);
                     &reader
