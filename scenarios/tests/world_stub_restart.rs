@@ -219,3 +219,26 @@ fn crash_after_the_reply_is_sent() {
     assert!(r.accepted);
     assert_eq!(r.mt.len(), 2);
 }
+
+#[test]
+fn a_restart_reads_the_key_files_again_and_a_failed_start_is_visible() {
+    let mut stub = stub();
+    let dir = stub.database().parent().unwrap().to_path_buf();
+    let client_key = dir.join("client.key");
+    let saved = std::fs::read(&client_key).unwrap();
+    std::fs::remove_file(&client_key).unwrap();
+    restart(&mut stub, 1_000);
+    let r = stub.on_mo(&registration(1, G3), 1_000);
+    assert!(!r.accepted, "a stub that failed to start answers nothing");
+    assert!(
+        r.arrows.iter().any(|a| a.label == "stub failed to start"
+            && a.detail.iter().any(|l| l.contains("client.key"))),
+        "{:?}",
+        r.arrows
+    );
+    std::fs::write(&client_key, saved).unwrap();
+    restart(&mut stub, 2_000);
+    let r = stub.on_mo(&registration(1, A7), 2_000);
+    assert!(r.accepted);
+    assert_eq!(r.mt.len(), 4, "{:?}", r.arrows);
+}

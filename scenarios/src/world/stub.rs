@@ -118,6 +118,8 @@ pub struct EmbeddedStub {
     security: Security,
     config: StubConfig,
     running: Option<Running>,
+    /// Why the last start failed (the stub then answers nothing).
+    start_error: Option<String>,
     control: Arc<Mutex<Control>>,
     crashed: bool,
     verdicts: Vec<ServerVerdict>,
@@ -199,6 +201,7 @@ impl EmbeddedStub {
             security,
             config,
             running: Some(running),
+            start_error: None,
             control: Arc::new(Mutex::new(Control::default())),
             crashed: false,
             verdicts: Vec::new(),
@@ -904,8 +907,14 @@ impl Running {
 impl ProvisioningServer for EmbeddedStub {
     fn on_mo(&mut self, sm: &ShortMessage, now_ms: u64) -> ServerReply {
         if self.crashed || self.running.is_none() {
-            // A crashed process answers nothing: the SMSC retries later.
-            return ServerReply::default();
+            // A crashed or stopped process answers nothing: the SMSC retries later.
+            let mut r = ServerReply::default();
+            if let Some(e) = &self.start_error {
+                r.arrows.push(
+                    ArrowSpec::new(Lane::Stub, Lane::Stub, "stub failed to start").line(e.clone()),
+                );
+            }
+            return r;
         }
         if let Some(c) = &self.clock {
             c.set(u64::try_from(self.at(now_ms).0 / 1000).unwrap_or(0));
@@ -933,8 +942,12 @@ impl ProvisioningServer for EmbeddedStub {
         // same database file.
         self.running = None;
         self.crashed = false;
+        self.start_error = None;
         if running {
-            self.running = Running::open(&self.db, &self.config).ok();
+            match Running::open(&self.db, &self.config) {
+                Ok(r) => self.running = Some(r),
+                Err(e) => self.start_error = Some(e.to_string()),
+            }
         }
     }
 
