@@ -1,7 +1,9 @@
 //! The scenario engine: plays scenario [`Step`]s on the in-process [`crate::world`]
 //! (issue 7). [`WorldFactory`] builds a [`World`] from a scenario's world (networks,
 //! operators, manufacturers and their key sources, models, handsets, cards, fleets,
-//! policy, fees) with the provisioning stub hosted in-process ([`stub::HostedStub`]);
+//! policy, fees) with the real provisioning stub embedded in-process
+//! ([`crate::world::stub::EmbeddedStub`]: SQLite in a temporary directory, key servers
+//! over mutual TLS on loopback; its configuration comes from the world, [`stub`]);
 //! [`WorldEngine`] translates each action into world operations and builds the
 //! runner's [`Observation`] from the world's views, verdicts and ledger.
 //!
@@ -24,14 +26,8 @@ use applet::wire::sms;
 use handset_sim::network::{DownWindow, Faults, Network, Networks, Operator, Plmn, RpCause};
 use handset_sim::profile::{Handset, HandsetProfile, all_capabilities};
 use handset_sim::terminal::TerminalConfig;
-use provisioning_stub::billing::{BillingConfig, ManufacturerTerms, OperatorTerms, Share};
-use provisioning_stub::devices::{Date as DbDate, DeviceModel, Tac as DbTac};
+use provisioning_stub::devices::Date as DbDate;
 use provisioning_stub::inventory::{Card as InvCard, Iccid, Imsi, RegistrationKey};
-use provisioning_stub::keys::DeviceKeySigner;
-use provisioning_stub::policy::{
-    DepreciatedModel, Operator as PolicyOperator, Plmn as PolicyPlmn, PolicyConfig, Relationship,
-    UnknownTacHandling,
-};
 
 use crate::runner::{
     CardObservation, EngineError, Event, FleetObservation, HandsetObservation, LedgerEntry,
@@ -39,15 +35,16 @@ use crate::runner::{
 };
 use crate::runner::{Engine, EngineFactory, EngineOptions};
 use crate::scenario::format::{
-    self, KeySource as FileKeySource, KeySourceExpect, LedgerKind, RegistrationEvent, RejectReason,
-    SessionOutcome, StubVerb, StubWhen,
+    self, KeySourceExpect, LedgerKind, RegistrationEvent, RejectReason, SessionOutcome, StubVerb,
+    StubWhen,
 };
 use crate::scenario::{Action, CutAt, Scenario, Step};
 use crate::world::{self, CardSpec, HandsetSpec, World, WorldBuilder};
 
-use stub::{Control, HostedStub, Keys, StubSetup};
+use crate::world::stub::Control;
+use stub::SigningKey;
 
-/// The number the hosted stub answers on (every card's registration server).
+/// The number the embedded stub answers on (every card's registration server).
 pub const STUB_NUMBER: &str = "447700900123";
 
 /// Builds a [`WorldEngine`] per scenario: everything in-process.
@@ -249,104 +246,21 @@ impl WorldEngine {
                 })
                 .map_err(failed)?;
         }
-        // Manufacturers' signing keys, seeded.
-        let mut signers = BTreeMap::new();
-        let mut keys = BTreeMap::new();
-        for (id, m) in &w.manufacturers {
-            let mut rng = world::clock::rng_for(seed, &format!("manufacturer {id}"));
-            let mut s = [0u8; 32];
-            for c in s.chunks_mut(8) {
-                c.copy_from_slice(&rng.next_u64().to_le_bytes());
-            }
-            let signer = Arc::new(DeviceKeySigner::from_seed(&zeroize::Zeroizing::new(s)));
-            keys.insert(
-                id.clone(),
-                match m.keys {
-                    FileKeySource::Local => Keys::Local(signer.clone()),
-                    FileKeySource::Manufacturer => Keys::Manufacturer(signer.clone()),
-                    FileKeySource::None => Keys::None,
-                },
-            );
-            signers.insert(id.clone(), signer);
-        }
-        // Device database.
-        let mut devices = BTreeMap::new();
-        for m in w.models.values() {
-            if !m.in_database {
-                continue;
-            }
-            let maker = w
-                .manufacturers
-                .get(m.manufacturer.get_ref())
-                .map_or_else(|| m.manufacturer.get_ref().clone(), |x| x.name.clone());
-            devices.insert(
-                m.tac.as_str().to_owned(),
-                DeviceModel {
-                    tac: DbTac::parse(m.tac.as_str()).map_err(failed)?,
-                    manufacturer: m.manufacturer.get_ref().clone(),
-                    make: maker,
-                    model: m.name.clone(),
-                    release_date: date_of(&m.released),
-                    camera: Some(true),
-                    screen: String::new(),
-                    bands: Vec::new(),
-                },
-            );
-        }
-        // Policy and billing.
-        let mut policy = PolicyConfig {
-            max_age_months: w.policy.max_age_months,
-            unknown_tac: match w.policy.unknown_tac {
-                format::UnknownTac::Standard => UnknownTacHandling::Standard,
-                format::UnknownTac::Reject => UnknownTacHandling::Reject,
-                format::UnknownTac::Depreciated => UnknownTacHandling::Depreciated,
-            },
-            ..PolicyConfig::default()
-        };
-        let mut billing = BillingConfig::default();
-        let mut apns = BTreeMap::new();
-        for (name, o) in &w.operators {
-            let p = o.plmn.get_ref();
-            policy.operators.push(PolicyOperator {
-                id: name.clone(),
-                plmns: vec![PolicyPlmn::parse(&format!("{}-{}", p.mcc, p.mnc)).map_err(failed)?],
-            });
-            for r in &o.relationships {
-                policy.relationships.push(Relationship {
-                    operator: name.clone(),
-                    manufacturer: r.get_ref().clone(),
-                });
-            }
-            if let Some(f) = &o.fee {
-                billing.operators.push(OperatorTerms {
-                    operator: name.clone(),
-                    fee_minor: f.amount_minor,
-                    currency: f.currency.clone(),
-                });
-            }
-            apns.insert(name.clone(), o.apn.clone());
-        }
-        for (id, m) in &w.manufacturers {
-            if let Some(s) = m.share {
-                billing.manufacturers.push(ManufacturerTerms {
-                    manufacturer: id.clone(),
-                    share: match s {
-                        format::Share::BasisPoints(b) => Share::BasisPoints(b),
-                        format::Share::FixedMinor(f) => Share::FixedMinor(f),
-                    },
-                });
-            }
-        }
-        for d in &w.policy.depreciated {
-            if let Some(m) = w.models.get(d.get_ref()) {
-                policy.depreciated_models.push(DepreciatedModel {
-                    manufacturer: m.manufacturer.get_ref().clone(),
-                    model: m.name.clone(),
-                });
-            }
-        }
-        let mut builder = WorldBuilder::new(seed).networks(networks);
-        let mut inventory = BTreeMap::new();
+        // Manufacturers' signing keys, seeded (the handsets verify device keys with them).
+        let signers: BTreeMap<String, SigningKey> = w
+            .manufacturers
+            .keys()
+            .map(|id| (id.clone(), SigningKey::seeded(seed, id)))
+            .collect();
+        let devices = stub::device_database(w)?;
+        // Civil time of virtual time 0: the scenario's date, 00:00 UTC, for the whole
+        // world (so the stub's age rule judges on that date).
+        let date = date_of(&scenario.date).ok_or_else(|| failed("bad date"))?;
+        let epoch_unix_s = date.start().0 / 1000;
+        let mut builder = WorldBuilder::new(seed)
+            .epoch(epoch_unix_s, Some(4))
+            .networks(networks);
+        let mut inventory = Vec::new();
         let mut iccids = BTreeMap::new();
         // Cards.
         let mut add_card = |builder: WorldBuilder,
@@ -387,15 +301,12 @@ impl WorldEngine {
                     key,
                 },
             };
-            inventory.insert(
-                iccid.to_owned(),
-                InvCard {
-                    iccid: Iccid::parse(iccid).map_err(failed)?,
-                    imsi: Imsi::parse(imsi).map_err(failed)?,
-                    msisdn: None,
-                    key: RegistrationKey(key),
-                },
-            );
+            inventory.push(InvCard {
+                iccid: Iccid::parse(iccid).map_err(failed)?,
+                imsi: Imsi::parse(imsi).map_err(failed)?,
+                msisdn: None,
+                key: RegistrationKey(key),
+            });
             Ok(builder.card(
                 name,
                 CardSpec {
@@ -463,7 +374,7 @@ impl WorldEngine {
             let mut spec = HandsetSpec::new(h);
             spec.manufacturer_key = signers
                 .get(m.manufacturer.get_ref())
-                .map(|s| s.verifying_key());
+                .map(|k| k.signer.verifying_key());
             spec.terminal = TerminalConfig::default();
             Ok::<_, EngineError>(spec)
         };
@@ -550,22 +461,17 @@ impl WorldEngine {
                 },
             );
         }
-        let control = Arc::new(Mutex::new(Control::default()));
-        let setup = StubSetup {
-            cards: inventory,
-            devices,
-            policy,
-            billing,
-            apns,
-            keys,
-            today: date_of(&scenario.date).ok_or_else(|| failed("bad date"))?,
-            epoch_unix_s: world::clock::DEFAULT_EPOCH_UNIX_S,
+        let stub = stub::embedded(
+            w,
             seed,
-        };
-        builder = builder.server(
+            &inventory,
+            &devices,
+            &signers,
             STUB_NUMBER,
-            Box::new(HostedStub::new(setup, control.clone())),
-        );
+            epoch_unix_s,
+        )?;
+        let control = stub.control();
+        builder = builder.server(STUB_NUMBER, Box::new(stub));
         let world = builder.build().map_err(failed)?;
         let mut engine = WorldEngine {
             world,
@@ -1073,11 +979,15 @@ impl WorldEngine {
                                 _ => None,
                             },
                         },
+                        // The stub's labels (`provisioning_stub::pipeline` rejection
+                        // labels, the store's outcomes, the policy's refusal).
                         Err(r) => VerdictOutcome::Rejected(match r.as_str() {
                             "bad_mac" => RejectReason::BadMac,
-                            "replayed" => RejectReason::Replayed,
+                            // A byte-exact replay of a handled registration is the
+                            // store's "duplicate"; any other old counter is a "replay".
+                            "replay" | "duplicate" => RejectReason::Replayed,
                             "unknown_card" => RejectReason::UnknownCard,
-                            "invalid_imei" => RejectReason::InvalidImei,
+                            "imei_check_digit" | "invalid_imei" => RejectReason::InvalidImei,
                             "unknown_tac" => RejectReason::UnknownTac,
                             _ => RejectReason::Malformed,
                         }),
