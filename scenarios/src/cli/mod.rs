@@ -5,6 +5,7 @@
 //! `run`, `list` and `check` (scenario files) live in [`run`].
 
 pub mod run;
+pub mod stub_config;
 pub mod trace;
 
 use std::process::ExitCode;
@@ -32,6 +33,9 @@ pub enum Command {
     List(run::ListArgs),
     /// Validate scenario files without running them.
     Check(run::CheckArgs),
+    /// Write a `provisioning-stub serve` configuration (inventory, device database,
+    /// keys) for a scenario, to play it with `run --stub`.
+    StubConfig(stub_config::StubConfigArgs),
 }
 
 /// Exit status when the command could not do its job (bad file, reader error, …).
@@ -45,6 +49,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::List(args) => run::list(args),
         Command::Check(args) => run::check(args),
+        Command::StubConfig(args) => stub_config::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -10,7 +10,9 @@
 //! becomes a handset-sim [`Handset`] built from its facts (TAC, toolkit support,
 //! release year).
 
+pub mod external;
 pub mod stub;
+pub mod stub_config;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -58,15 +60,13 @@ impl EngineFactory for WorldFactory {
         scenario: &Scenario,
         options: &EngineOptions,
     ) -> Result<Box<dyn Engine>, EngineError> {
-        if let Some(s) = &options.stub {
-            return Err(EngineError::Unsupported(format!(
-                "--stub {s}: an external stub through SMPP is not supported yet (the world hosts its stub in-process only)"
-            )));
-        }
         if let Some(r) = &options.reader {
             return Err(EngineError::Unsupported(format!(
                 "--reader {r}: a PC/SC card is not supported yet (the world plays simulated cards only)"
             )));
+        }
+        if let Some(s) = &options.stub {
+            return external::start(scenario, s, options);
         }
         Ok(Box::new(WorldEngine::new(scenario)?))
     }
@@ -215,6 +215,15 @@ fn build_handset(
 impl WorldEngine {
     /// Builds the world of `scenario`.
     pub fn new(scenario: &Scenario) -> Result<Self, EngineError> {
+        Self::new_with(scenario, None)
+    }
+
+    /// Builds the world of `scenario` with `server` (e.g. [`world::smpp_bridge`]'s
+    /// bridge to an external stub) in place of the hosted stub when given.
+    pub fn new_with(
+        scenario: &Scenario,
+        server: Option<Box<dyn world::ProvisioningServer>>,
+    ) -> Result<Self, EngineError> {
         let w = &scenario.world;
         let seed = scenario.seed;
         // Networks and operators.
@@ -555,7 +564,7 @@ impl WorldEngine {
         };
         builder = builder.server(
             STUB_NUMBER,
-            Box::new(HostedStub::new(setup, control.clone())),
+            server.unwrap_or_else(|| Box::new(HostedStub::new(setup, control.clone()))),
         );
         let world = builder.build().map_err(failed)?;
         let mut engine = WorldEngine {

@@ -215,6 +215,9 @@ pub struct EngineOptions {
     pub stub: Option<String>,
     /// `--reader pcsc:NAME`: a real (or vpcd) card for the scenario's card.
     pub reader: Option<String>,
+    /// `--stub-config FILE`: the external stub's configuration (as `imeitrack
+    /// stub-config` wrote it), whose SQLite store holds the verdicts and the ledger.
+    pub stub_config: Option<std::path::PathBuf>,
 }
 
 /// Plays one scenario's world. Created per scenario by an [`EngineFactory`], with the

@@ -27,6 +27,7 @@ pub mod event;
 pub mod link;
 pub mod server;
 pub mod slot;
+pub mod smpp_bridge;
 pub mod stub;
 
 use std::collections::BTreeMap;
