@@ -1098,6 +1098,139 @@ mod tests {
         assert_eq!(reject_word("malformed registration: short"), "malformed");
     }
 
+    use provisioning_stub::smpp::{
+        DeliverHandler, DeliveredSm, EsmeConfig, EsmeHandle, HandlerError, SubmitRequest,
+    };
+
+    const STUB: &str = "447700900123";
+    const PHONE: &str = "33750000011";
+
+    /// A scripted ESME on the stub's own SMPP client: `IMTR…` is stored and answered
+    /// with a standard OMA CP push; `FAIL` is refused (temporary error); anything else is
+    /// acknowledged.
+    struct Scripted {
+        esme: std::sync::OnceLock<EsmeHandle>,
+    }
+
+    impl DeliverHandler for Scripted {
+        async fn on_deliver_sm(&self, sm: DeliveredSm) -> Result<(), HandlerError> {
+            if sm.payload.starts_with(b"FAIL") {
+                return Err(HandlerError("scripted".into()));
+            }
+            if sm.payload.starts_with(&applet::wire::registration::MAGIC)
+                && let Some(esme) = self.esme.get().cloned()
+            {
+                let to = sm.source_addr.clone();
+                tokio::spawn(async move {
+                    for seg in push_segments() {
+                        let _ = esme
+                            .submit(&SubmitRequest::binary_with_udh(STUB, to.clone(), seg))
+                            .await;
+                    }
+                });
+            }
+            Ok(())
+        }
+    }
+
+    fn push_segments() -> Vec<Vec<u8>> {
+        use provisioning_stub::cp::{self, CpSettings, Security};
+        let settings = CpSettings {
+            name: "imeitrack".into(),
+            apn: provisioning_stub::keys::ApnSettings {
+                apn: "internet.bluesky".into(),
+                username: None,
+                password: None,
+                mmsc: Some("http://mms.globex.example/".into()),
+                proxy: None,
+                proxy_port: None,
+            },
+        };
+        let doc = cp::document(&settings, None).unwrap();
+        let push = cp::push(&doc, &Security::NetwPin, "208260000000011").unwrap();
+        cp::segments(&push, 7).unwrap()
+    }
+
+    /// A bridge with the scripted ESME bound to it (password `password`).
+    fn scripted(
+        password: &str,
+        bind_wait: Duration,
+    ) -> (tokio::runtime::Runtime, Result<SmppBridge, BridgeError>) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let handler = Arc::new(Scripted {
+            esme: std::sync::OnceLock::new(),
+        });
+        let mut c = EsmeConfig::new(addr.to_string(), BRIDGE_SYSTEM_ID, password);
+        c.reconnect_min = Duration::from_millis(50);
+        c.reconnect_max = Duration::from_millis(100);
+        let h = handler.clone();
+        let esme = rt.block_on(async move { provisioning_stub::smpp::start(c, h).0 });
+        let _ = handler.esme.set(esme);
+        let config = BridgeConfig {
+            bind_wait,
+            push_wait: Duration::from_secs(2),
+            ..BridgeConfig::default()
+        };
+        (rt, SmppBridge::start(l, config))
+    }
+
+    fn mo(data: &[u8]) -> ShortMessage {
+        ShortMessage::new(PHONE, STUB, 0, 0x04, data.to_vec())
+    }
+
+    #[test]
+    fn a_registration_comes_back_with_its_whole_push() {
+        let (_rt, bridge) = scripted(BRIDGE_PASSWORD, Duration::from_secs(5));
+        let mut bridge = bridge.unwrap();
+        assert!(bridge.peer().is_some());
+        let mut reg = applet::wire::registration::MAGIC.to_vec();
+        reg.extend_from_slice(&[1, 0x12, 1, 0]);
+        let reply = bridge.on_mo(&mo(&reg), 1234);
+        assert!(reply.accepted, "{:?}", reply.arrows);
+        let segments = push_segments();
+        assert_eq!(reply.mt.len(), segments.len(), "{:?}", reply.arrows);
+        assert!(segments.len() > 1, "a concatenated push");
+        for (m, seg) in reply.mt.iter().zip(&segments) {
+            assert_eq!(m.destination, PHONE);
+            assert_eq!(m.source, STUB);
+            assert_eq!(m.smpp_short_message(), *seg);
+        }
+        assert!(
+            reply.arrows.iter().any(|a| a.label == "push complete"),
+            "{:?}",
+            reply.arrows
+        );
+        // A report is done at its deliver_sm_resp: nothing comes back.
+        let reply = bridge.on_mo(&mo(b"IMTC\x01"), 1300);
+        assert!(reply.accepted && reply.mt.is_empty(), "{:?}", reply.arrows);
+    }
+
+    #[test]
+    fn a_refused_deliver_sm_is_a_temporary_error() {
+        let (_rt, bridge) = scripted(BRIDGE_PASSWORD, Duration::from_secs(5));
+        let mut bridge = bridge.unwrap();
+        let reply = bridge.on_mo(&mo(b"FAIL"), 0);
+        assert!(!reply.accepted);
+        assert!(
+            reply
+                .arrows
+                .iter()
+                .any(|a| a.label.starts_with("deliver_sm_resp 0x00000064")),
+            "{:?}",
+            reply.arrows
+        );
+    }
+
+    #[test]
+    fn a_wrong_password_is_refused_and_named() {
+        let (_rt, bridge) = scripted("nope", Duration::from_millis(500));
+        let e = bridge.unwrap_err().to_string();
+        assert!(e.contains("refused"), "{e}");
+        assert!(e.contains(BRIDGE_SYSTEM_ID), "{e}");
+    }
+
     #[test]
     fn nobody_binding_is_a_clear_error() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
