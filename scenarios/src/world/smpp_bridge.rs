@@ -45,7 +45,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -183,6 +183,28 @@ impl Shared {
     }
 }
 
+/// Counters of a bridge, readable while the world owns it ([`SmppBridge::stats`]).
+#[derive(Debug, Default)]
+pub struct BridgeStats {
+    /// MO messages forwarded as `deliver_sm`.
+    pub forwarded: AtomicU64,
+    /// Of which acknowledged with `ESME_ROK`.
+    pub acknowledged: AtomicU64,
+    /// Complete pushes received.
+    pub pushes: AtomicU64,
+    /// Waits that ended at `push_wait` without a complete push.
+    pub push_timeouts: AtomicU64,
+    /// Real time spent inside [`ProvisioningServer::on_mo`], nanoseconds.
+    pub wait_ns: AtomicU64,
+}
+
+impl BridgeStats {
+    /// Real time spent waiting for the stub so far.
+    pub fn wait(&self) -> Duration {
+        Duration::from_nanos(self.wait_ns.load(Ordering::Relaxed))
+    }
+}
+
 /// What the bridge learnt about one registration it forwarded.
 #[derive(Debug, Clone, Default)]
 struct Forwarded {
@@ -202,6 +224,7 @@ pub struct SmppBridge {
     forwarded: HashMap<Vec<u8>, Forwarded>,
     reassembler: Reassembler,
     started: Instant,
+    stats: Arc<BridgeStats>,
 }
 
 impl std::fmt::Debug for SmppBridge {
@@ -245,6 +268,7 @@ impl SmppBridge {
             // memory for a push that never completes.
             reassembler: Reassembler::new(600_000),
             started: Instant::now(),
+            stats: Arc::default(),
         };
         if !bridge.wait_bound(bridge.shared.config.bind_wait) {
             let last = bridge
@@ -270,6 +294,11 @@ impl SmppBridge {
     pub fn peer(&self) -> Option<SocketAddr> {
         let g = self.shared.lock();
         g.writer.as_ref().and(g.peer)
+    }
+
+    /// The bridge's counters (a handle that stays valid after the world took the bridge).
+    pub fn stats(&self) -> Arc<BridgeStats> {
+        self.stats.clone()
     }
 
     /// Whether the stub's store is being read (verdicts and ledger observable).
@@ -385,10 +414,10 @@ fn is_registration(sm: &ShortMessage) -> bool {
     sm.user_data.starts_with(&applet::wire::registration::MAGIC)
 }
 
-impl ProvisioningServer for SmppBridge {
-    fn on_mo(&mut self, sm: &ShortMessage, now_ms: u64) -> ServerReply {
+impl SmppBridge {
+    /// Forwards one MO and collects the reply (see the module docs).
+    fn forward(&mut self, sm: &ShortMessage, now_ms: u64, t0: Instant) -> ServerReply {
         let mut reply = ServerReply::default();
-        let t0 = Instant::now();
         if self.peer().is_none() && !self.wait_bound(self.shared.config.bind_wait) {
             reply.arrows.push(
                 ArrowSpec::new(Lane::Network, Lane::Network, "external stub not bound")
@@ -409,6 +438,7 @@ impl ProvisioningServer for SmppBridge {
             );
             return reply;
         }
+        self.stats.forwarded.fetch_add(1, Ordering::Relaxed);
         let registration = is_registration(sm);
         if registration {
             self.forwarded.insert(
@@ -427,6 +457,7 @@ impl ProvisioningServer for SmppBridge {
         match status {
             Some(CommandStatus::EsmeRok) => {
                 reply.accepted = true;
+                self.stats.acknowledged.fetch_add(1, Ordering::Relaxed);
                 reply.arrows.push(
                     ArrowSpec::new(Lane::Stub, Lane::Network, "deliver_sm_resp (ESME_ROK)")
                         .line(format!("external stub {peer}, sequence {seq}"))
@@ -492,6 +523,7 @@ impl ProvisioningServer for SmppBridge {
             let (done, key) = self.take_submits(&sm.source, &mut reply.mt);
             segments += reply.mt.len() - before;
             if done {
+                self.stats.pushes.fetch_add(1, Ordering::Relaxed);
                 if let Some(f) = self.forwarded.get_mut(&sm.user_data) {
                     f.device_key = key;
                 }
@@ -504,6 +536,7 @@ impl ProvisioningServer for SmppBridge {
             }
             let now = Instant::now();
             if now >= deadline {
+                self.stats.push_timeouts.fetch_add(1, Ordering::Relaxed);
                 reply.arrows.push(
                     ArrowSpec::new(Lane::Network, Lane::Network, "push wait over").line(format!(
                         "no complete push within {} ms of the ack ({segments} segments so far)",
@@ -531,6 +564,16 @@ impl ProvisioningServer for SmppBridge {
                 drop(self.shared.wait_until(g, until));
             }
         }
+        reply
+    }
+}
+
+impl ProvisioningServer for SmppBridge {
+    fn on_mo(&mut self, sm: &ShortMessage, now_ms: u64) -> ServerReply {
+        let t0 = Instant::now();
+        let reply = self.forward(sm, now_ms, t0);
+        let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.stats.wait_ns.fetch_add(ns, Ordering::Relaxed);
         reply
     }
 
