@@ -11,6 +11,8 @@
 //!   build and COUNT first registrations) and the swap phase (COUNT swaps, then the quiet
 //!   hour) separately, how much of each was spent waiting for the stub (inside the
 //!   bridge), and swaps/s with the in-process definition (everything).
+//! * `scenario-bench --smpp-library` plays every other library story the same way, each
+//!   against its own fresh stub, and says which pass, fail or are refused.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -43,6 +45,13 @@ fn fleet_scenario(count: u32) -> Option<Scenario> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let smpp = args.iter().any(|a| a == "--smpp");
+    if args.iter().any(|a| a == "--smpp-library") {
+        if let Err(e) = library_through_smpp() {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+        return;
+    }
     let count: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(10_000);
     if smpp {
         if let Err(e) = through_smpp(count) {
@@ -89,60 +98,140 @@ fn main() {
     }
 }
 
+/// A real stub (`serve::run`) and the manufacturers' key servers on a tokio runtime in
+/// this process, configured for one scenario by `stub_config::write`.
+struct LoopbackStub {
+    rt: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    files: stub_config::StubFiles,
+    /// Where the world must listen.
+    addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopbackStub {
+    fn start(s: &Scenario) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let dir = tempfile::tempdir()?;
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        // Key servers for manufacturers whose keys come from them, on free ports.
+        let mut listeners = BTreeMap::new();
+        for (id, m) in &s.world.manufacturers {
+            if m.keys == scenarios::scenario::format::KeySource::Manufacturer {
+                listeners.insert(id.clone(), std::net::TcpListener::bind("127.0.0.1:0")?);
+            }
+        }
+        let mut addrs = BTreeMap::new();
+        for (id, l) in &listeners {
+            addrs.insert(id.clone(), l.local_addr()?);
+        }
+        let files = stub_config::write(
+            s,
+            dir.path(),
+            &StubConfigOptions {
+                smsc: addr.to_string(),
+                manufacturer_addrs: addrs,
+                ..StubConfigOptions::default()
+            },
+        )?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        for m in &files.manufacturers {
+            let l = listeners.remove(&m.id).context("listener")?;
+            stub_config::start_manufacturer(rt.handle(), m, l)?;
+        }
+        let config = provisioning_stub::config::StubConfig::load(&files.config)?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let db = files.database.display().to_string();
+        let task = rt.spawn(async move {
+            let store = provisioning_stub::store::AnyStore::open(&db).await?;
+            let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            provisioning_stub::serve::run(
+                &config,
+                store,
+                admin,
+                Arc::new(provisioning_stub::metrics::Metrics::default()),
+                async {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await?;
+            Ok::<_, anyhow::Error>(())
+        });
+        Ok(LoopbackStub {
+            rt,
+            stop: Some(stop_tx),
+            task: Some(task),
+            files,
+            addr,
+            _dir: dir,
+        })
+    }
+
+    /// Graceful shutdown (drain, unbind).
+    fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            self.rt.block_on(t)??;
+        }
+        Ok(())
+    }
+}
+
+/// Every library story but 18 through SMPP on loopback, each with its own fresh stub,
+/// through the same path as `imeitrack run --stub --stub-config`.
+fn library_through_smpp() -> anyhow::Result<()> {
+    let dir = scenario::library_dir();
+    let files = scenario::discover(std::slice::from_ref(&dir))?;
+    let (mut passed, mut total) = (0, 0);
+    for f in files
+        .iter()
+        .filter(|f| !f.to_string_lossy().contains("18-ten-thousand"))
+    {
+        let s = scenario::load(f)?;
+        total += 1;
+        let refused = scenarios::engine::external::refusals(&s, true);
+        if !refused.is_empty() {
+            println!("REFUSED {}: {}", s.name, refused.join("; "));
+            continue;
+        }
+        let stub = LoopbackStub::start(&s)?;
+        let options = EngineOptions {
+            stub: Some(stub.addr.to_string()),
+            stub_config: Some(stub.files.config.clone()),
+            ..EngineOptions::default()
+        };
+        let r = run_scenario(&s, &WorldFactory, &options);
+        stub.stop()?;
+        println!(
+            "{:<7} {} ({} ms)",
+            r.outcome.word(),
+            s.name,
+            r.elapsed.as_millis()
+        );
+        match &r.outcome {
+            scenarios::runner::Outcome::Passed => passed += 1,
+            scenarios::runner::Outcome::Failed(f) => println!("    {f}"),
+            scenarios::runner::Outcome::Error(e) => println!("    {e}"),
+        }
+    }
+    println!("{passed} of {total} stories passed through the real stub on loopback");
+    Ok(())
+}
+
 /// The fleet scenario through SMPP on loopback (see the module docs).
 fn through_smpp(count: u32) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let s = fleet_scenario(count).context("fleet scenario")?;
-    let tmp = tempfile::tempdir()?;
-    let world_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    // Key servers for manufacturers whose keys come from them, on free ports.
-    let mut listeners = BTreeMap::new();
-    for (id, m) in &s.world.manufacturers {
-        if m.keys == scenarios::scenario::format::KeySource::Manufacturer {
-            listeners.insert(id.clone(), std::net::TcpListener::bind("127.0.0.1:0")?);
-        }
-    }
-    let mut addrs = BTreeMap::new();
-    for (id, l) in &listeners {
-        addrs.insert(id.clone(), l.local_addr()?);
-    }
     let t = Instant::now();
-    let files = stub_config::write(
-        &s,
-        tmp.path(),
-        &StubConfigOptions {
-            smsc: world_addr.to_string(),
-            manufacturer_addrs: addrs,
-            ..StubConfigOptions::default()
-        },
-    )?;
+    let stub = LoopbackStub::start(&s)?;
     let config_s = t.elapsed().as_secs_f64();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    for m in &files.manufacturers {
-        let l = listeners.remove(&m.id).context("listener")?;
-        stub_config::start_manufacturer(rt.handle(), m, l)?;
-    }
-    let config = provisioning_stub::config::StubConfig::load(&files.config)?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let db = files.database.display().to_string();
-    let stub = rt.spawn(async move {
-        let store = provisioning_stub::store::AnyStore::open(&db).await?;
-        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        provisioning_stub::serve::run(
-            &config,
-            store,
-            admin,
-            Arc::new(provisioning_stub::metrics::Metrics::default()),
-            async {
-                let _ = stop_rx.await;
-            },
-        )
-        .await?;
-        Ok::<_, anyhow::Error>(())
-    });
+    let (world_addr, files) = (stub.addr, stub.files.clone());
     // What `imeitrack run --stub` does (engine::external::start), keeping a handle on
     // the bridge's counters.
     let refused = scenarios::engine::external::refusals(&s, true);
@@ -179,13 +268,12 @@ fn through_smpp(count: u32) -> anyhow::Result<()> {
     let swaps_s = t.elapsed().as_secs_f64();
     let swap_wait = stats.wait() - setup_wait;
     drop(engine);
-    let _ = stop_tx.send(());
-    rt.block_on(stub).context("stub task")??;
+    stub.stop().context("stub")?;
     let n = f64::from(count);
     println!(
         "fleet through SMPP on loopback (real stub in-process, SQLite synchronous=FULL): {count} subscribers, {outcome}"
     );
-    println!("  stub-config (inventory of {count} cards imported): {config_s:.3} s");
+    println!("  stub-config (inventory of {count} cards imported) and stub start: {config_s:.3} s");
     println!(
         "  setup: world build + {count} first registrations: {setup_s:.3} s = {:.0} registrations/s ({:.3} s of it waiting for the stub)",
         n / setup_s,

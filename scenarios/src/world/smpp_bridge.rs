@@ -1021,8 +1021,7 @@ impl StoreReader {
     }
 
     /// Every judged registration, in arrival order, in the world's vocabulary
-    /// (`engine::card_obs` reads these reason words). Redeliveries recognised as
-    /// duplicates are not new verdicts.
+    /// (`engine::card_obs` reads these reason words).
     fn verdicts(&self) -> Result<Vec<RawVerdict>, String> {
         let mut stmt = self
             .conn
@@ -1050,8 +1049,10 @@ impl StoreReader {
         for row in rows {
             let (raw, imei, outcome, reason, source, failed) = row.map_err(|e| e.to_string())?;
             let outcome = match outcome.as_str() {
-                "duplicate" => continue,
-                "replay" => Err("replayed".to_owned()),
+                // A byte-identical repeat of an accepted registration: the stub
+                // acknowledges it and does nothing (an SMSC redelivery or a replay, it
+                // cannot tell). The embedded stub judges the same repeat "replayed".
+                "duplicate" | "replay" => Err("replayed".to_owned()),
                 "rejected" => Err(reject_word(reason.as_deref().unwrap_or(""))),
                 _ => match (source, failed.as_deref()) {
                     (_, Some("policy")) => Err("unknown_tac".to_owned()),
