@@ -19,8 +19,13 @@ fn library() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
-/// The `provisioning-stub` binary, built if needed.
+/// The `provisioning-stub` binary, built once per test run.
 fn stub_binary() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(build_stub_binary).clone()
+}
+
+fn build_stub_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("IMEITRACK_STUB_BIN") {
         return PathBuf::from(p);
     }
@@ -171,15 +176,30 @@ fn stored(db: &Path) -> Stored {
 
 /// stub-config → (import with the stub's own CLI when `cli_import`) → serve → run.
 fn play(file: &str, cli_import: bool) -> (Stored, String) {
+    let (ok, out, err, log, s, html) = play_path(&library().join(file), cli_import, |_| {});
+    assert!(
+        ok,
+        "imeitrack run --stub failed:\n{out}\n{err}\nstub log:\n{log}"
+    );
+    assert!(out.contains("1 passed, 0 failed, 0 errors"), "{out}");
+    (s, html)
+}
+
+/// Like [`play`] for any scenario file, with `edit` applied to `stub.toml` first;
+/// returns run's success, stdout, stderr, the stub's log, its store and the report.
+fn play_path(
+    scenario: &Path,
+    cli_import: bool,
+    edit: impl FnOnce(&mut String),
+) -> (bool, String, String, String, Stored, String) {
     let bin = stub_binary();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let scenario = library().join(file);
     let mut cfg = Command::new(IMEITRACK);
     cfg.arg("stub-config")
-        .arg(&scenario)
+        .arg(scenario)
         .arg("--out")
         .arg(dir)
         .arg("--smsc")
@@ -199,11 +219,15 @@ fn play(file: &str, cli_import: bool) -> (Stored, String) {
             assert!(ok, "provisioning-stub {verb} failed: {out}{err}");
         }
     }
+    let cfg_path = dir.join("stub.toml");
+    let mut text = std::fs::read_to_string(&cfg_path).unwrap();
+    edit(&mut text);
+    std::fs::write(&cfg_path, text).unwrap();
     let mut stub = Stub::start(&bin, dir);
     let report = dir.join("report");
     let (ok, out, err) = run(Command::new(IMEITRACK)
         .arg("run")
-        .arg(&scenario)
+        .arg(scenario)
         .arg("--stub")
         .arg(&addr)
         .arg("--stub-config")
@@ -212,18 +236,12 @@ fn play(file: &str, cli_import: bool) -> (Stored, String) {
         .arg(&report));
     let graceful = stub.stop();
     assert!(
-        ok,
-        "imeitrack run --stub failed:\n{out}\n{err}\nstub log:\n{}",
-        stub.log()
-    );
-    assert!(
         graceful,
         "the stub did not stop on SIGTERM:\n{}",
         stub.log()
     );
-    assert!(out.contains("1 passed, 0 failed, 0 errors"), "{out}");
-    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
-    (stored(&dir.join("stub.db")), html)
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap_or_default();
+    (ok, out, err, stub.log(), stored(&dir.join("stub.db")), html)
 }
 
 #[test]
@@ -302,4 +320,39 @@ fn what_the_world_cannot_see_is_refused() {
         .arg("127.0.0.1:0"));
     assert!(!ok);
     assert!(err.contains("exactly one scenario"), "{err}");
+}
+
+/// A Globex model released 2016-08-01 under a 48-month age rule is current on the
+/// story's day (2020-06-01) and too old today: with `policy_date` (as `stub-config`
+/// writes it) the real stub judges it standard, as the story expects; without it the
+/// stub judges it on today's date and the expectation fails.
+#[test]
+fn the_real_stub_judges_age_on_the_storys_date() {
+    let text = std::fs::read_to_string(library().join("01-first-use.toml"))
+        .unwrap()
+        .replace("date = 2026-06-01", "date = 2020-06-01")
+        .replace("model = \"globex-g3\"", "model = \"globex-g0\"")
+        .replace(
+            "[world.policy]",
+            "[world.models.globex-g0]\ntac = \"35876500\"\nmanufacturer = \"globex\"\nname = \"G0\"\nreleased = 2016-08-01\n\n[world.policy]",
+        )
+        .replace("stored_imei = \"358765030000018\", ", "");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("01-aged.toml");
+    std::fs::write(&file, text).unwrap();
+    let (ok, out, err, log, s, _) = play_path(&file, false, |_| {});
+    assert!(ok, "{out}\n{err}\nstub log:\n{log}");
+    assert!(s.issuance_sources.is_empty(), "judged depreciated: {s:?}");
+    assert_eq!(s.registrations.len(), 1);
+    let (ok, out, err, _, s, _) = play_path(&file, false, |cfg| {
+        let kept: Vec<&str> = cfg
+            .lines()
+            .filter(|l| !l.starts_with("policy_date"))
+            .collect();
+        *cfg = kept.join("\n");
+    });
+    assert!(!ok, "passed without policy_date: {out}{err}");
+    assert!(out.contains("depreciated = false"), "{out}");
+    // Globex's key server is not running: the depreciated device got no key.
+    assert!(s.issuance_sources.is_empty(), "{s:?}");
 }

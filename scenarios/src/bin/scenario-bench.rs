@@ -10,7 +10,8 @@
 //!   TCP 127.0.0.1, exactly as `imeitrack run --stub` uses them. Reports the setup (world
 //!   build and COUNT first registrations) and the swap phase (COUNT swaps, then the quiet
 //!   hour) separately, how much of each was spent waiting for the stub (inside the
-//!   bridge), and swaps/s with the in-process definition (everything).
+//!   bridge), and swaps/s with the in-process definition (everything). With
+//!   `--setup-only` it stops after the setup (world build and first registrations).
 //! * `scenario-bench --smpp-library` plays every other library story the same way, each
 //!   against its own fresh stub, and says which pass, fail or are refused.
 
@@ -54,7 +55,8 @@ fn main() {
     }
     let count: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(10_000);
     if smpp {
-        if let Err(e) = through_smpp(count) {
+        let setup_only = args.iter().any(|a| a == "--setup-only");
+        if let Err(e) = through_smpp(count, setup_only) {
             eprintln!("error: {e:#}");
             std::process::exit(2);
         }
@@ -225,7 +227,7 @@ fn library_through_smpp() -> anyhow::Result<()> {
 }
 
 /// The fleet scenario through SMPP on loopback (see the module docs).
-fn through_smpp(count: u32) -> anyhow::Result<()> {
+fn through_smpp(count: u32, setup_only: bool) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let s = fleet_scenario(count).context("fleet scenario")?;
     let t = Instant::now();
@@ -249,6 +251,19 @@ fn through_smpp(count: u32) -> anyhow::Result<()> {
         WorldEngine::new_with(&s, Some(Box::new(bridge))).map_err(|e| anyhow::anyhow!("{e}"))?;
     let setup_s = t.elapsed().as_secs_f64();
     let setup_wait = stats.wait();
+    if setup_only {
+        drop(engine);
+        stub.stop().context("stub")?;
+        println!(
+            "fleet through SMPP on loopback, setup only: world build + {count} first registrations: {setup_s:.3} s = {:.0} registrations/s ({:.3} s of it waiting for the stub: {:.2} ms per MO over {} deliver_sm)",
+            f64::from(count) / setup_s,
+            setup_wait.as_secs_f64(),
+            setup_wait.as_secs_f64() * 1000.0
+                / stats.forwarded.load(Ordering::Relaxed).max(1) as f64,
+            stats.forwarded.load(Ordering::Relaxed)
+        );
+        return Ok(());
+    }
     let t = Instant::now();
     let mut before = engine.observe();
     let mut outcome = "passed".to_owned();
