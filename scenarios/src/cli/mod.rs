@@ -7,6 +7,7 @@
 
 pub mod run;
 pub mod serve;
+pub mod stub_config;
 pub mod trace;
 
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ pub enum Command {
     Check(run::CheckArgs),
     /// Serve a scenario's card to pcscd through vpcd (for `run --reader pcsc:NAME`).
     ServeVpcd(serve::ServeArgs),
+    /// Write a `provisioning-stub serve` configuration (inventory, device database,
+    /// keys) for a scenario, to play it with `run --stub`.
+    StubConfig(stub_config::StubConfigArgs),
 }
 
 /// Exit status when the command could not do its job (bad file, reader error, …).
@@ -50,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::List(args) => run::list(args),
         Command::Check(args) => run::check(args),
         Command::ServeVpcd(args) => serve::run(args),
+        Command::StubConfig(args) => stub_config::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -37,8 +37,14 @@ pub struct RunArgs {
     pub report: Option<PathBuf>,
     /// Use an external provisioning stub at HOST:PORT (through the network
     /// simulator's SMPP side) instead of the embedded one.
+    /// The world's SMSC listens for SMPP there and the stub binds to it as ESME; one
+    /// scenario per run (`docs/scenarios.md`, "External stub").
     #[arg(long, value_name = "HOST:PORT")]
     pub stub: Option<String>,
+    /// The external stub's configuration as `imeitrack stub-config` wrote it: the
+    /// world reads the stub's verdicts and ledger from its SQLite store.
+    #[arg(long, value_name = "FILE", requires = "stub")]
+    pub stub_config: Option<PathBuf>,
     /// Use a real (or vpcd) card in this PC/SC reader for the scenario's card; one
     /// scenario per run (docs/scenarios.md, "A card in a PC/SC reader").
     #[arg(long, value_name = "pcsc:NAME")]
@@ -170,6 +176,14 @@ pub fn run_with(args: RunArgs, factory: &dyn EngineFactory) -> Result<ExitCode> 
             scenarios.len()
         );
     }
+    if let Some(addr) = &args.stub
+        && scenarios.len() != 1
+    {
+        anyhow::bail!(
+            "--stub {addr}: plays exactly one scenario per run (each needs its own fresh stub configuration from `imeitrack stub-config`), but {} were given",
+            scenarios.len()
+        );
+    }
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -185,6 +199,7 @@ pub fn run_with(args: RunArgs, factory: &dyn EngineFactory) -> Result<ExitCode> 
             reader: args.reader.clone(),
             trace_dir: args.trace_dir.clone(),
             card: args.card.clone(),
+            stub_config: args.stub_config.clone(),
         },
     };
     let bar = std::io::stderr().is_terminal().then(|| {

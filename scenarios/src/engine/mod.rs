@@ -12,8 +12,10 @@
 //! becomes a handset-sim [`Handset`] built from its facts (TAC, toolkit support,
 //! release year).
 
+pub mod external;
 pub mod reader;
 pub mod stub;
+pub mod stub_config;
 pub mod traces;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,11 +59,6 @@ impl EngineFactory for WorldFactory {
         scenario: &Scenario,
         options: &EngineOptions,
     ) -> Result<Box<dyn Engine>, EngineError> {
-        if let Some(s) = &options.stub {
-            return Err(EngineError::Unsupported(format!(
-                "--stub {s}: an external stub through SMPP is not supported yet (the world hosts its stub in-process only)"
-            )));
-        }
         if let Some(r) = &options.reader {
             // One scenario card in a PC/SC reader (`reader` module docs).
             return Ok(Box::new(reader::ReaderEngine::open_pcsc(
@@ -69,6 +66,9 @@ impl EngineFactory for WorldFactory {
                 r,
                 options.card.as_deref(),
             )?));
+        }
+        if let Some(s) = &options.stub {
+            return external::start(scenario, s, options);
         }
         let engine = WorldEngine::new(scenario)?;
         Ok(match &options.trace_dir {
@@ -221,6 +221,15 @@ fn build_handset(
 impl WorldEngine {
     /// Builds the world of `scenario`.
     pub fn new(scenario: &Scenario) -> Result<Self, EngineError> {
+        Self::new_with(scenario, None)
+    }
+
+    /// Builds the world of `scenario` with `server` (e.g. [`world::smpp_bridge`]'s
+    /// bridge to an external stub) in place of the hosted stub when given.
+    pub fn new_with(
+        scenario: &Scenario,
+        server: Option<Box<dyn world::ProvisioningServer>>,
+    ) -> Result<Self, EngineError> {
         let w = &scenario.world;
         let seed = scenario.seed;
         // Networks and operators.
@@ -461,17 +470,28 @@ impl WorldEngine {
                 },
             );
         }
-        let stub = stub::embedded(
-            w,
-            seed,
-            &inventory,
-            &devices,
-            &signers,
-            STUB_NUMBER,
-            epoch_unix_s,
-        )?;
-        let control = stub.control();
-        builder = builder.server(STUB_NUMBER, Box::new(stub));
+        let (server, control) = match server {
+            // An external stub (`--stub`): the world cannot arm its crash points.
+            Some(server) => (
+                server,
+                Arc::new(Mutex::new(world::stub::Control::default())),
+            ),
+            None => {
+                let stub = stub::embedded(
+                    w,
+                    seed,
+                    &inventory,
+                    &devices,
+                    &signers,
+                    STUB_NUMBER,
+                    epoch_unix_s,
+                )?;
+                let control = stub.control();
+                let server: Box<dyn world::ProvisioningServer> = Box::new(stub);
+                (server, control)
+            }
+        };
+        builder = builder.server(STUB_NUMBER, server);
         let world = builder.build().map_err(failed)?;
         let mut engine = WorldEngine {
             world,

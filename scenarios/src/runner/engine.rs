@@ -220,6 +220,9 @@ pub struct EngineOptions {
     pub trace_dir: Option<std::path::PathBuf>,
     /// `--card NAME`: which scenario card is in the reader (default: the only one).
     pub card: Option<String>,
+    /// `--stub-config FILE`: the external stub's configuration (as `imeitrack
+    /// stub-config` wrote it), whose SQLite store holds the verdicts and the ledger.
+    pub stub_config: Option<std::path::PathBuf>,
 }
 
 /// Plays one scenario's world. Created per scenario by an [`EngineFactory`], with the

@@ -29,6 +29,7 @@ pub mod external;
 pub mod link;
 pub mod server;
 pub mod slot;
+pub mod smpp_bridge;
 pub mod stub;
 
 use std::collections::BTreeMap;
