@@ -5,10 +5,10 @@
 //! [`WorldEngine`] translates each action into world operations and builds the
 //! runner's [`Observation`] from the world's views, verdicts and ledger.
 //!
-//! Known wart: scenario models come from `scenarios/src/scenario/catalogue.toml` (and
-//! the scenario's own `[world.models]`), not from `handset-sim/catalogue/`; each model
-//! becomes a handset-sim [`Handset`] built from its facts (TAC, toolkit support,
-//! release year).
+//! Handsets: a model from `handset-sim/catalogue/` is that profile with the handset's
+//! IMEI (its capabilities, IMEISV software version and language); a model only the
+//! scenario declares gets every capability (without PROVIDE LOCAL INFORMATION and SEND
+//! SHORT MESSAGE when `toolkit = false`).
 
 pub mod reader;
 pub mod stub;
@@ -184,7 +184,10 @@ fn date_of(d: &crate::scenario::values::Date) -> Option<DbDate> {
     DbDate::new(i32::from(d.year), d.month, d.day)
 }
 
-/// A handset-sim handset for a scenario model with this IMEI.
+/// A handset-sim handset for a scenario model with this IMEI: the model's handset-sim
+/// catalogue profile when it has one, else a profile built from its facts. `toolkit`
+/// other than the model's adds or removes PROVIDE LOCAL INFORMATION and SEND SHORT
+/// MESSAGE.
 fn build_handset(
     model_id: &str,
     model: &format::Model,
@@ -192,22 +195,45 @@ fn build_handset(
     imei: &str,
     toolkit: bool,
 ) -> Result<Handset, EngineError> {
-    let mut caps = all_capabilities();
-    if !toolkit {
-        caps.retain(|c| c != "provide_local_information" && c != "send_short_message");
-    }
-    let valid_imei = format!("{}{}", &imei[..14], luhn(&imei[..14]));
-    let profile = HandsetProfile {
-        make: maker.to_owned(),
-        model: model.name.clone(),
-        manufacturer: model.manufacturer.get_ref().clone(),
-        tac: model.tac.as_str().to_owned(),
-        imei: valid_imei.clone(),
-        imeisv: format!("{}01", &valid_imei[..14]),
-        release_year: model.released.year,
-        depreciated: false,
-        language: "en".into(),
-        capabilities: caps,
+    const TOOLKIT: [&str; 2] = ["provide_local_information", "send_short_message"];
+    let body = imei
+        .get(..14)
+        .ok_or_else(|| failed(format!("IMEI {imei}: expected 15 digits")))?;
+    let valid_imei = format!("{body}{}", luhn(body));
+    let profile = match &model.profile {
+        Some(p) => {
+            let mut p = p.clone();
+            // The unit keeps the sample's software version number (SVN).
+            let svn = p.imeisv.get(14..).unwrap_or("01").to_owned();
+            p.imei = valid_imei.clone();
+            p.imeisv = format!("{body}{svn}");
+            if toolkit != model.toolkit {
+                p.capabilities.retain(|c| !TOOLKIT.contains(&c.as_str()));
+                if toolkit {
+                    p.capabilities
+                        .extend(TOOLKIT.iter().map(|c| (*c).to_owned()));
+                }
+            }
+            p
+        }
+        None => {
+            let mut caps = all_capabilities();
+            if !toolkit {
+                caps.retain(|c| !TOOLKIT.contains(&c.as_str()));
+            }
+            HandsetProfile {
+                make: maker.to_owned(),
+                model: model.name.clone(),
+                manufacturer: model.manufacturer.get_ref().clone(),
+                tac: model.tac.as_str().to_owned(),
+                imei: valid_imei.clone(),
+                imeisv: format!("{body}01"),
+                release_year: model.released.year,
+                depreciated: false,
+                language: "en".into(),
+                capabilities: caps,
+            }
+        }
     };
     let mut h = profile
         .validate()

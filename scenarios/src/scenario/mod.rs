@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod format;
+mod models;
 mod validate;
 pub mod values;
 
@@ -16,16 +17,19 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{Diagnostic, ScenarioError};
-use format::{CatalogueFile, Expect, Fault, NvmPoint, StubControl, World};
+use format::{BusinessFile, Expect, Fault, NvmPoint, StubControl, World};
 use values::{Date, Duration, Imei, Pin};
 
-/// The built-in handset model catalogue (`src/scenario/catalogue.toml`).
-pub const CATALOGUE_TOML: &str = include_str!("catalogue.toml");
+/// The built-in business facts about the handset models (`src/scenario/business.toml`):
+/// manufacturers with their key source and share, and per model its release date and
+/// whether the stub's device database knows it. The models themselves are the
+/// `handset-sim/catalogue/` profiles ([`handset_sim::profile::Catalogue::builtin`]).
+pub const BUSINESS_TOML: &str = include_str!("business.toml");
 
-/// The built-in catalogue, parsed.
-pub fn catalogue() -> CatalogueFile {
-    // The catalogue is a compile-time constant covered by a unit test.
-    toml::from_str(CATALOGUE_TOML).unwrap_or_default()
+/// The built-in business facts, parsed.
+pub fn business() -> BusinessFile {
+    // A compile-time constant covered by a unit test.
+    toml::from_str(BUSINESS_TOML).unwrap_or_default()
 }
 
 /// "Today" when a scenario does not say (`world.date`).
@@ -53,8 +57,9 @@ pub struct Scenario {
     pub seed: u64,
     /// "Today" for the policy.
     pub date: Date,
-    /// The world as written, with the built-in catalogue merged into `manufacturers`
-    /// and `models`.
+    /// The world as written, with the built-in business facts merged into
+    /// `manufacturers` and every usable model resolved into `models` (the handset-sim
+    /// catalogue's and the scenario's own).
     pub world: World,
     /// The IMEI each handset reports.
     pub handset_imeis: BTreeMap<String, Imei>,
