@@ -10,6 +10,7 @@
 //! scenario declares gets every capability (without PROVIDE LOCAL INFORMATION and SEND
 //! SHORT MESSAGE when `toolkit = false`).
 
+mod cut_points;
 pub mod reader;
 pub mod stub;
 pub mod traces;
@@ -767,65 +768,6 @@ impl WorldEngine {
         Ok(())
     }
 
-    /// The NVM write number (1 = the next write from now, as [`World::cut_power_at_write`]
-    /// counts) at which `card`'s tracker starts committing the new IMEI: the first
-    /// journal write of `Record::commit_registered`'s transaction
-    /// (`applet/src/tracker/record.rs`; journal in `applet/src/card/nvm.rs`).
-    ///
-    /// Found by dry runs, deterministically: a fresh engine on the same scenario
-    /// replays the steps before `step_index`, arms a cut at write `k`, and plays the
-    /// following steps until `card` sends a registration. The tracker commits the
-    /// attempt (counter) before it releases SEND SHORT MESSAGE and commits the IMEI in
-    /// the next NVM transaction, answering the successful TERMINAL RESPONSE, with no
-    /// write in between: so a cut at any earlier write stops the SMS, and the smallest
-    /// `k` for which the registration still goes out is the IMEI commit's first write.
-    fn imei_commit_write(&self, step_index: usize, card: &str) -> Result<u32, EngineError> {
-        const MAX_WRITES: u32 = 256;
-        let steps = &self.scenario.steps;
-        let split = steps
-            .iter()
-            .position(|s| s.index == step_index)
-            .ok_or_else(|| failed(format!("step {step_index} not in the scenario")))?;
-        let (before, after) = steps.split_at(split);
-        let after = after.get(1..).unwrap_or(&[]);
-        for k in 1..=MAX_WRITES {
-            let mut dry = WorldEngine::new(&self.scenario)?;
-            for s in before {
-                dry.play(s)?;
-            }
-            let sent0 = dry.registrations_sent(card)?;
-            let arrows0 = dry.world.arrow_count();
-            dry.world.cut_power_at_write(card, k, 1).map_err(failed)?;
-            let mut sent = false;
-            for s in after {
-                dry.play(s)?;
-                if dry.registrations_sent(card)? > sent0 {
-                    sent = true;
-                    break;
-                }
-                let cut = dry
-                    .world
-                    .arrows_since(arrows0)
-                    .iter()
-                    .any(|a| a.actor == card && a.label == "power cut");
-                if cut {
-                    break;
-                }
-            }
-            if sent {
-                return Ok(k);
-            }
-        }
-        Err(failed(format!(
-            "cut_power at imei_commit: {card} sends no registration in the steps that follow (dry runs up to NVM write {MAX_WRITES})"
-        )))
-    }
-
-    fn registrations_sent(&self, card: &str) -> Result<usize, EngineError> {
-        let v = self.world.card_view(card).map_err(failed)?;
-        Ok(v.sent.iter().filter(|s| s.registration.is_some()).count())
-    }
-
     fn play(&mut self, step: &Step) -> Result<(), EngineError> {
         let now = self.world.now_ms();
         match &step.action {
@@ -843,14 +785,8 @@ impl WorldEngine {
             Action::CutPower { card, at } => {
                 let nth = match at {
                     CutAt::Write(n) => *n,
-                    CutAt::Point(format::NvmPoint::ImeiCommit) => {
-                        self.imei_commit_write(step.index, card)?
-                    }
-                    CutAt::Point(p) => {
-                        return Err(EngineError::Unsupported(format!(
-                            "cut_power at the named commit point {p:?}: only imei_commit is located so far (use at_write)"
-                        )));
-                    }
+                    // Located exactly by dry runs (`cut_points`).
+                    CutAt::Point(p) => self.nvm_point_write(step.index, card, *p)?,
                 };
                 self.world
                     .cut_power_at_write(card, nth, 1)

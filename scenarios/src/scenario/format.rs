@@ -409,15 +409,20 @@ pub struct Fault {
     pub clear: bool,
 }
 
-/// A named NVM commit point of the applet.
+/// A named NVM commit point of the applet: the first NVM write of the card's next
+/// transaction of that kind (`applet::tracker::record::RecordTx`; located by the engine's
+/// dry runs, `docs/scenarios.md` "Named cut points").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NvmPoint {
-    /// Committing the new IMEI after the registration was acknowledged.
+    /// Committing the new IMEI after the registration SMS succeeded
+    /// (`commit_registered`).
     ImeiCommit,
-    /// Incrementing the registration counter before sending.
+    /// Reserving the next counter with the pending registration before SEND SHORT
+    /// MESSAGE is released (`commit_attempt`, any event kind).
     CounterUpdate,
-    /// Recording a failed attempt (retry state).
+    /// Recording a failed attempt for a later retry: a retry's attempt (event kind `03`)
+    /// or an unusable IMEI (`commit_failure`).
     RetryState,
 }
 
