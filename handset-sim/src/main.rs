@@ -80,7 +80,8 @@ enum Command {
         /// PIN1 to verify during power-up.
         #[arg(long)]
         pin: Option<String>,
-        /// Handset model by name (e.g. "Nordvik N100"); overrides the TAC lookup.
+        /// Handset model by id (file stem, e.g. `nordvik-n100`) or name (e.g. "Nordvik
+        /// N100"); overrides the TAC lookup.
         #[arg(long, conflicts_with = "handset")]
         model: Option<String>,
         /// Handset profile file (TOML); its IMEI is replaced by --imei.
@@ -306,7 +307,8 @@ fn probe(a: ProbeArgs<'_>) -> Result<()> {
     let handset: Handset = if let Some(path) = a.handset {
         HandsetProfile::load(path)?.with_imei(imei)?
     } else if let Some(name) = a.model {
-        cat.by_name(name)
+        cat.by_id(name)
+            .or_else(|| cat.by_name(name))
             .with_context(|| {
                 format!("no model {name:?} in the catalogue (see `handset-sim models`)")
             })?

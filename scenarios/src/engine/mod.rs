@@ -7,11 +7,12 @@
 //! [`WorldEngine`] translates each action into world operations and builds the
 //! runner's [`Observation`] from the world's views, verdicts and ledger.
 //!
-//! Known wart: scenario models come from `scenarios/src/scenario/catalogue.toml` (and
-//! the scenario's own `[world.models]`), not from `handset-sim/catalogue/`; each model
-//! becomes a handset-sim [`Handset`] built from its facts (TAC, toolkit support,
-//! release year).
+//! Handsets: a model from `handset-sim/catalogue/` is that profile with the handset's
+//! IMEI (its capabilities, IMEISV software version and language); a model only the
+//! scenario declares gets every capability (without PROVIDE LOCAL INFORMATION and SEND
+//! SHORT MESSAGE when `toolkit = false`).
 
+mod cut_points;
 pub mod external;
 pub mod reader;
 pub mod stub;
@@ -181,7 +182,10 @@ fn date_of(d: &crate::scenario::values::Date) -> Option<DbDate> {
     DbDate::new(i32::from(d.year), d.month, d.day)
 }
 
-/// A handset-sim handset for a scenario model with this IMEI.
+/// A handset-sim handset for a scenario model with this IMEI: the model's handset-sim
+/// catalogue profile when it has one, else a profile built from its facts. `toolkit`
+/// other than the model's adds or removes PROVIDE LOCAL INFORMATION and SEND SHORT
+/// MESSAGE.
 fn build_handset(
     model_id: &str,
     model: &format::Model,
@@ -189,22 +193,45 @@ fn build_handset(
     imei: &str,
     toolkit: bool,
 ) -> Result<Handset, EngineError> {
-    let mut caps = all_capabilities();
-    if !toolkit {
-        caps.retain(|c| c != "provide_local_information" && c != "send_short_message");
-    }
-    let valid_imei = format!("{}{}", &imei[..14], luhn(&imei[..14]));
-    let profile = HandsetProfile {
-        make: maker.to_owned(),
-        model: model.name.clone(),
-        manufacturer: model.manufacturer.get_ref().clone(),
-        tac: model.tac.as_str().to_owned(),
-        imei: valid_imei.clone(),
-        imeisv: format!("{}01", &valid_imei[..14]),
-        release_year: model.released.year,
-        depreciated: false,
-        language: "en".into(),
-        capabilities: caps,
+    const TOOLKIT: [&str; 2] = ["provide_local_information", "send_short_message"];
+    let body = imei
+        .get(..14)
+        .ok_or_else(|| failed(format!("IMEI {imei}: expected 15 digits")))?;
+    let valid_imei = format!("{body}{}", luhn(body));
+    let profile = match &model.profile {
+        Some(p) => {
+            let mut p = p.clone();
+            // The unit keeps the sample's software version number (SVN).
+            let svn = p.imeisv.get(14..).unwrap_or("01").to_owned();
+            p.imei = valid_imei.clone();
+            p.imeisv = format!("{body}{svn}");
+            if toolkit != model.toolkit {
+                p.capabilities.retain(|c| !TOOLKIT.contains(&c.as_str()));
+                if toolkit {
+                    p.capabilities
+                        .extend(TOOLKIT.iter().map(|c| (*c).to_owned()));
+                }
+            }
+            p
+        }
+        None => {
+            let mut caps = all_capabilities();
+            if !toolkit {
+                caps.retain(|c| !TOOLKIT.contains(&c.as_str()));
+            }
+            HandsetProfile {
+                make: maker.to_owned(),
+                model: model.name.clone(),
+                manufacturer: model.manufacturer.get_ref().clone(),
+                tac: model.tac.as_str().to_owned(),
+                imei: valid_imei.clone(),
+                imeisv: format!("{body}01"),
+                release_year: model.released.year,
+                depreciated: false,
+                language: "en".into(),
+                capabilities: caps,
+            }
+        }
     };
     let mut h = profile
         .validate()
@@ -477,8 +504,10 @@ impl WorldEngine {
                 Arc::new(Mutex::new(world::stub::Control::default())),
             ),
             None => {
+                // Key servers only for the manufacturers whose handsets can appear.
+                let stub_world = scenario.stub_world();
                 let stub = stub::embedded(
-                    w,
+                    &stub_world,
                     seed,
                     &inventory,
                     &devices,
@@ -667,65 +696,6 @@ impl WorldEngine {
         Ok(())
     }
 
-    /// The NVM write number (1 = the next write from now, as [`World::cut_power_at_write`]
-    /// counts) at which `card`'s tracker starts committing the new IMEI: the first
-    /// journal write of `Record::commit_registered`'s transaction
-    /// (`applet/src/tracker/record.rs`; journal in `applet/src/card/nvm.rs`).
-    ///
-    /// Found by dry runs, deterministically: a fresh engine on the same scenario
-    /// replays the steps before `step_index`, arms a cut at write `k`, and plays the
-    /// following steps until `card` sends a registration. The tracker commits the
-    /// attempt (counter) before it releases SEND SHORT MESSAGE and commits the IMEI in
-    /// the next NVM transaction, answering the successful TERMINAL RESPONSE, with no
-    /// write in between: so a cut at any earlier write stops the SMS, and the smallest
-    /// `k` for which the registration still goes out is the IMEI commit's first write.
-    fn imei_commit_write(&self, step_index: usize, card: &str) -> Result<u32, EngineError> {
-        const MAX_WRITES: u32 = 256;
-        let steps = &self.scenario.steps;
-        let split = steps
-            .iter()
-            .position(|s| s.index == step_index)
-            .ok_or_else(|| failed(format!("step {step_index} not in the scenario")))?;
-        let (before, after) = steps.split_at(split);
-        let after = after.get(1..).unwrap_or(&[]);
-        for k in 1..=MAX_WRITES {
-            let mut dry = WorldEngine::new(&self.scenario)?;
-            for s in before {
-                dry.play(s)?;
-            }
-            let sent0 = dry.registrations_sent(card)?;
-            let arrows0 = dry.world.arrow_count();
-            dry.world.cut_power_at_write(card, k, 1).map_err(failed)?;
-            let mut sent = false;
-            for s in after {
-                dry.play(s)?;
-                if dry.registrations_sent(card)? > sent0 {
-                    sent = true;
-                    break;
-                }
-                let cut = dry
-                    .world
-                    .arrows_since(arrows0)
-                    .iter()
-                    .any(|a| a.actor == card && a.label == "power cut");
-                if cut {
-                    break;
-                }
-            }
-            if sent {
-                return Ok(k);
-            }
-        }
-        Err(failed(format!(
-            "cut_power at imei_commit: {card} sends no registration in the steps that follow (dry runs up to NVM write {MAX_WRITES})"
-        )))
-    }
-
-    fn registrations_sent(&self, card: &str) -> Result<usize, EngineError> {
-        let v = self.world.card_view(card).map_err(failed)?;
-        Ok(v.sent.iter().filter(|s| s.registration.is_some()).count())
-    }
-
     fn play(&mut self, step: &Step) -> Result<(), EngineError> {
         let now = self.world.now_ms();
         match &step.action {
@@ -743,14 +713,8 @@ impl WorldEngine {
             Action::CutPower { card, at } => {
                 let nth = match at {
                     CutAt::Write(n) => *n,
-                    CutAt::Point(format::NvmPoint::ImeiCommit) => {
-                        self.imei_commit_write(step.index, card)?
-                    }
-                    CutAt::Point(p) => {
-                        return Err(EngineError::Unsupported(format!(
-                            "cut_power at the named commit point {p:?}: only imei_commit is located so far (use at_write)"
-                        )));
-                    }
+                    // Located exactly by dry runs (`cut_points`).
+                    CutAt::Point(p) => self.nvm_point_write(step.index, card, *p)?,
                 };
                 self.world
                     .cut_power_at_write(card, nth, 1)
