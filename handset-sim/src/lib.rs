@@ -7,7 +7,8 @@
 //!   in-process [`card::VirtualCard`]) and [`reader::pcsc`] (a real PC/SC reader via
 //!   `pcscd`).
 //! - [`vpcd`]: the other direction — serve a [`card::VirtualCard`] to a real `pcscd`
-//!   through the vsmartcard `vpcd` driver, so PC/SC tools see it as a reader.
+//!   through the vsmartcard `vpcd` driver, so PC/SC tools see it as a reader;
+//!   [`serve`] is the `serve-vpcd` command around it (NVM file, card clock, trace).
 //! - [`t0`]: the ISO 7816-3 T=0 transport rules (case 1–4 → TPDU, `61xx`/`9Fxx` GET
 //!   RESPONSE, `6Cxx` re-issue), written once above every reader.
 //!
@@ -27,6 +28,7 @@ pub mod network;
 pub mod profile;
 pub mod provisioning;
 pub mod reader;
+pub mod serve;
 pub mod t0;
 pub mod terminal;
 pub mod trace;

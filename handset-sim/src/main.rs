@@ -6,7 +6,9 @@
 //! - `handset-sim probe --reader NAME --imei IMEI [--pin PIN]` powers the card up as that
 //!   handset and prints the whole toolkit session decoded.
 //! - `handset-sim serve-vpcd --card CARD.toml [--nvm FILE] [--clock wall|fixed:MS]`
-//!   presents the project's card to `pcscd` through vpcd.
+//!   presents the project's card to `pcscd` through vpcd. (A scenario's card,
+//!   personalised as the scenario engine does it, is served by
+//!   `imeitrack serve-vpcd --scenario FILE --card NAME`; `docs/scenarios.md`.)
 //! - `handset-sim models` lists the handset model catalogue.
 //!
 //! `probe` and `serve-vpcd` record an APDU trace with `--trace FILE` / `--trace-dir DIR`
@@ -16,6 +18,7 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use handset_sim::profile::{Catalogue, Handset, HandsetProfile};
 use handset_sim::reader::pcsc::{PcscReader, ReaderSelector, list_readers};
+use handset_sim::serve::trace_sink;
 use handset_sim::t0::{DEFAULT_MAX_ROUNDS, transceive};
 use handset_sim::terminal::{LocationInfo, MoOutcome, Plmn, SimNetwork, Terminal, TerminalConfig};
 use handset_sim::trace::Recorder;
@@ -77,7 +80,8 @@ enum Command {
         /// PIN1 to verify during power-up.
         #[arg(long)]
         pin: Option<String>,
-        /// Handset model by name (e.g. "Nordvik N100"); overrides the TAC lookup.
+        /// Handset model by id (file stem, e.g. `nordvik-n100`) or name (e.g. "Nordvik
+        /// N100"); overrides the TAC lookup.
         #[arg(long, conflicts_with = "handset")]
         model: Option<String>,
         /// Handset profile file (TOML); its IMEI is replaced by --imei.
@@ -180,13 +184,6 @@ fn unix_now() -> std::time::Duration {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
-}
-
-/// Opens a trace file for streaming.
-fn trace_sink(path: &std::path::Path) -> Result<std::io::BufWriter<std::fs::File>> {
-    let f = std::fs::File::create(path)
-        .with_context(|| format!("cannot create trace {}", path.display()))?;
-    Ok(std::io::BufWriter::new(f))
 }
 
 fn spaced(bytes: &[u8]) -> String {
@@ -310,7 +307,8 @@ fn probe(a: ProbeArgs<'_>) -> Result<()> {
     let handset: Handset = if let Some(path) = a.handset {
         HandsetProfile::load(path)?.with_imei(imei)?
     } else if let Some(name) = a.model {
-        cat.by_name(name)
+        cat.by_id(name)
+            .or_else(|| cat.by_name(name))
             .with_context(|| {
                 format!("no model {name:?} in the catalogue (see `handset-sim models`)")
             })?
@@ -378,40 +376,6 @@ fn probe(a: ProbeArgs<'_>) -> Result<()> {
     Ok(())
 }
 
-fn parse_clock(s: &str) -> Result<handset_sim::terminal::uicc::CardClock> {
-    use handset_sim::terminal::uicc::CardClock;
-    match s {
-        "wall" => Ok(CardClock::unix()),
-        _ => match s.strip_prefix("fixed:").map(str::parse::<u64>) {
-            Some(Ok(ms)) => Ok(CardClock::fixed(ms)),
-            _ => anyhow::bail!("--clock: expected wall or fixed:MS, got {s:?}"),
-        },
-    }
-}
-
-/// Sets `flag` on SIGINT or SIGTERM (a background thread with a small tokio runtime).
-fn stop_on_signal(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .context("signal runtime")?;
-    let mut term = {
-        let _guard = rt.enter();
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("SIGTERM handler")?
-    };
-    std::thread::spawn(move || {
-        rt.block_on(async {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        });
-        flag.store(true, std::sync::atomic::Ordering::Relaxed);
-    });
-    Ok(())
-}
-
 struct ServeArgs<'a> {
     card: &'a std::path::Path,
     port: u16,
@@ -421,68 +385,20 @@ struct ServeArgs<'a> {
 }
 
 fn serve(a: ServeArgs<'_>) -> Result<()> {
-    use handset_sim::VirtualCard;
-    use handset_sim::terminal::uicc::{CardFile, NvmFile, PersistentUicc, SimulatedUicc};
-    use handset_sim::trace::CardRecorder;
+    use handset_sim::serve::{CardSource, ServeOptions};
+    use handset_sim::terminal::uicc::CardFile;
     let file = CardFile::load(a.card).map_err(anyhow::Error::msg)?;
     let p = file.personalisation().map_err(anyhow::Error::msg)?;
-    let clock = parse_clock(a.clock)?;
-    let card: Box<dyn VirtualCard + Send> = match a.nvm {
-        Some(path) => Box::new(
-            PersistentUicc::open(&p, NvmFile::new(path), clock).map_err(anyhow::Error::msg)?,
-        ),
-        None => Box::new(
-            SimulatedUicc::with_nvm(&p, applet::card::CardNvm::new(), clock)
-                .map_err(|f| anyhow::anyhow!("personalisation failed: {f:?}"))?,
-        ),
-    };
-    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, a.port));
-    let config = handset_sim::vpcd::VpcdConfig::new(addr);
-    eprintln!(
-        "serving {} on vpcd {addr}{}{}; Ctrl-C stops",
-        a.card.display(),
-        a.nvm
-            .map(|p| format!(", NVM in {}", p.display()))
-            .unwrap_or_default(),
-        a.trace
-            .as_ref()
-            .map(|p| format!(", trace to {}", p.display()))
-            .unwrap_or_default(),
-    );
-    let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    stop_on_signal(shutdown.clone())?;
-    match &a.trace {
-        None => {
-            // Dropping the card saves its NVM one last time (PersistentUicc::drop).
-            drop(handset_sim::vpcd::serve_vpcd(card, &config, &shutdown)?);
-        }
-        Some(path) => {
-            let mut r = CardRecorder::new(card, &format!("vpcd {addr} (card side)"));
-            let start = unix_now();
-            r.set_header("card", a.card.display().to_string())
-                .set_header(
-                    "start",
-                    format!("{}.{:06}", start.as_secs(), start.subsec_micros()),
-                );
-            if let Some(ms) = a.clock.strip_prefix("fixed:") {
-                r.set_header(handset_sim::trace::card::CARD_CLOCK_KEY, ms);
-            }
-            r.stream_to(trace_sink(path)?);
-            let r = handset_sim::vpcd::serve_vpcd(r, &config, &shutdown)?;
-            if let Some(e) = r.sink_error() {
-                eprintln!("warning: writing the trace {} failed: {e}", path.display());
-            }
-            let (card, trace) = r.into_parts();
-            drop(card);
-            eprintln!(
-                "trace {}: {} event(s), {} exchange(s)",
-                path.display(),
-                trace.len(),
-                trace.exchange_count()
-            );
-        }
-    }
-    Ok(())
+    handset_sim::serve::serve(
+        &CardSource::Personalised(Box::new(p)),
+        &ServeOptions {
+            port: a.port,
+            nvm: a.nvm.cloned(),
+            clock: a.clock.to_owned(),
+            trace: a.trace,
+            label: a.card.display().to_string(),
+        },
+    )
 }
 
 fn main() -> std::process::ExitCode {

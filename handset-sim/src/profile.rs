@@ -20,13 +20,16 @@
 //! ```
 //!
 //! The [`Catalogue`] is a set of such files (one per model, the IMEI in each is a sample
-//! unit); `handset-sim/catalogue/` ships with the project and is compiled into the
-//! binary ([`Catalogue::builtin`]). [`Catalogue::handset_for_imei`] turns any IMEI into a
-//! handset of the model its TAC names.
+//! unit), each model named by its file stem ([`Catalogue::by_id`]: `nordvik-n100`);
+//! `handset-sim/catalogue/` ships with the project and is compiled into the binary
+//! ([`Catalogue::builtin`]). It is the project's one list of handset models: scenario
+//! files (`scenarios` crate) name these ids too. [`Catalogue::handset_for_imei`] turns any
+//! IMEI into a handset of the model its TAC names.
 //!
-//! All TACs in the shipped catalogue start with reporting body `00`, the range this
-//! project assumes unallocated to real manufacturers (test IMEIs); makes and models are
-//! fictional.
+//! Makes and models are fictional. The handset-sim models' TACs start with reporting body
+//! `00`, the range this project assumes unallocated to real manufacturers (test IMEIs);
+//! the scenario library's models (Acme, Globex, Initech) keep the TACs the library and its
+//! committed traces were written with (`35…`, `86…`).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -304,10 +307,12 @@ impl Handset {
     }
 }
 
-/// The model catalogue: one validated sample handset per model.
+/// The model catalogue: one validated sample handset per model, each under an id (the
+/// file stem: `nordvik-n100` for `nordvik-n100.toml`). Scenarios name models by this id.
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
     models: Vec<Handset>,
+    ids: Vec<String>,
 }
 
 /// The shipped catalogue files, compiled in (`handset-sim/catalogue/*.toml`).
@@ -344,20 +349,44 @@ const BUILTIN: &[(&str, &str)] = &[
         "solstice-s22.toml",
         include_str!("../catalogue/solstice-s22.toml"),
     ),
+    // The scenario library's models (scenarios/*.toml name them by id).
+    ("acme-a1.toml", include_str!("../catalogue/acme-a1.toml")),
+    ("acme-a7.toml", include_str!("../catalogue/acme-a7.toml")),
+    (
+        "acme-classic.toml",
+        include_str!("../catalogue/acme-classic.toml"),
+    ),
+    (
+        "globex-g1.toml",
+        include_str!("../catalogue/globex-g1.toml"),
+    ),
+    (
+        "globex-g3.toml",
+        include_str!("../catalogue/globex-g3.toml"),
+    ),
+    (
+        "initech-basic.toml",
+        include_str!("../catalogue/initech-basic.toml"),
+    ),
+    (
+        "grey-import.toml",
+        include_str!("../catalogue/grey-import.toml"),
+    ),
 ];
 
 impl Catalogue {
     /// The catalogue shipped with the project (compiled in).
     pub fn builtin() -> Result<Self, ProfileError> {
-        let mut models = Vec::new();
+        let mut entries = Vec::new();
         for (name, text) in BUILTIN {
             let p: HandsetProfile = toml::from_str(text).map_err(|e| ProfileError::Toml {
                 path: (*name).to_string(),
                 message: e.to_string(),
             })?;
-            models.push(p.validate()?);
+            let id = name.strip_suffix(".toml").unwrap_or(name);
+            entries.push((id.to_string(), p.validate()?));
         }
-        Self::from_models(models)
+        Self::from_entries(entries)
     }
 
     /// Every `*.toml` file in `dir`, sorted by file name.
@@ -372,29 +401,80 @@ impl Catalogue {
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect();
         paths.sort();
-        let models = paths
+        let entries = paths
             .iter()
-            .map(|p| HandsetProfile::load(p))
+            .map(|p| {
+                let id = p
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                HandsetProfile::load(p).map(|h| (id, h))
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        Self::from_models(models)
+        Self::from_entries(entries)
     }
 
-    /// From validated handsets; TACs must be unique.
+    /// From validated handsets; TACs must be unique. Each model's id is its make and
+    /// model in lower case, non-alphanumerics as `-` ("Kestrel Mobile K2" →
+    /// `kestrel-mobile-k2`); [`Catalogue::from_entries`] names them explicitly.
     pub fn from_models(models: Vec<Handset>) -> Result<Self, ProfileError> {
-        for (i, m) in models.iter().enumerate() {
-            if let Some(o) = models[..i].iter().find(|o| o.imei.tac() == m.imei.tac()) {
+        let entries = models
+            .into_iter()
+            .map(|m| {
+                let id: String = m
+                    .profile
+                    .name()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                (id, m)
+            })
+            .collect();
+        Self::from_entries(entries)
+    }
+
+    /// From `(id, handset)` pairs; ids and TACs must be unique.
+    pub fn from_entries(entries: Vec<(String, Handset)>) -> Result<Self, ProfileError> {
+        for (i, (id, m)) in entries.iter().enumerate() {
+            if let Some((_, o)) = entries[..i]
+                .iter()
+                .find(|(_, o)| o.imei.tac() == m.imei.tac())
+            {
                 return Err(ProfileError::Invalid {
                     model: m.profile.name(),
                     message: format!("TAC {} already used by {}", m.imei.tac(), o.profile.name()),
                 });
             }
+            if let Some((_, o)) = entries[..i].iter().find(|(other, _)| other == id) {
+                return Err(ProfileError::Invalid {
+                    model: m.profile.name(),
+                    message: format!("id {id:?} already used by {}", o.profile.name()),
+                });
+            }
         }
-        Ok(Catalogue { models })
+        let (ids, models) = entries.into_iter().unzip();
+        Ok(Catalogue { models, ids })
     }
 
     /// All models.
     pub fn models(&self) -> &[Handset] {
         &self.models
+    }
+
+    /// Every model with its id (the file stem), in catalogue order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Handset)> {
+        self.ids.iter().map(String::as_str).zip(&self.models)
+    }
+
+    /// The model with this id (file stem, e.g. `kestrel-k2`).
+    pub fn by_id(&self, id: &str) -> Option<&Handset> {
+        self.entries().find(|(i, _)| *i == id).map(|(_, m)| m)
     }
 
     /// The model with this TAC.
@@ -426,7 +506,13 @@ mod tests {
     #[test]
     fn builtin_catalogue_is_valid() {
         let c = Catalogue::builtin().unwrap();
-        assert_eq!(c.models().len(), 8);
+        assert_eq!(c.models().len(), 15);
+        assert_eq!(
+            c.by_id("kestrel-k2").unwrap().profile.name(),
+            "Kestrel Mobile K2"
+        );
+        assert_eq!(c.by_id("globex-g3").unwrap().profile.tac, "35876503");
+        assert!(c.by_id("kestrel").is_none());
         // Some old models lack the toolkit commands the tracker needs.
         assert!(
             c.models()
@@ -437,13 +523,40 @@ mod tests {
     }
 
     #[test]
+    fn scenario_library_models_keep_their_terminal_profiles() {
+        // The scenario library's traces were recorded with these handsets announcing
+        // every capability of `all_capabilities` (Initech Basic: without PLI and SEND SM).
+        let c = Catalogue::builtin().unwrap();
+        let full = Handset::generic(Imei::from_str("352099010000012").unwrap()).unwrap();
+        for id in [
+            "acme-a1",
+            "acme-a7",
+            "acme-classic",
+            "globex-g1",
+            "globex-g3",
+            "grey-import",
+        ] {
+            let m = c.by_id(id).unwrap();
+            assert_eq!(m.terminal_profile, full.terminal_profile, "{id}");
+            assert_eq!(m.imeisv.svn(), 1, "{id}");
+        }
+        let basic = c.by_id("initech-basic").unwrap();
+        assert!(!basic.supports(Capability::PROVIDE_LOCAL_INFORMATION));
+        assert!(!basic.supports(Capability::SEND_SHORT_MESSAGE));
+        assert!(basic.supports(Capability::TIMER_MANAGEMENT_START_STOP));
+    }
+
+    #[test]
     fn builtin_matches_directory() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalogue");
         let on_disk = Catalogue::load_dir(&dir).unwrap();
         let built = Catalogue::builtin().unwrap();
         let names = |c: &Catalogue| {
-            let mut v: Vec<_> = c.models().iter().map(|m| m.profile.name()).collect();
-            v.sort();
+            let mut v: Vec<_> = c
+                .entries()
+                .map(|(id, m)| (id.to_string(), m.profile.clone()))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
             v
         };
         assert_eq!(names(&on_disk), names(&built));

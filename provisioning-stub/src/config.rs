@@ -71,6 +71,11 @@ pub struct StubConfig {
     /// Retries of download confirmations owed to manufacturers (`POST /v1/confirmations`).
     #[serde(default)]
     pub manufacturer_confirmations: ConfirmationRetry,
+    /// Judge the policy's age rule as of this date (`YYYY-MM-DD`) instead of today
+    /// (UTC): for replaying a story written for another day against the real daemon
+    /// (`imeitrack stub-config`). Absent in production.
+    #[serde(default)]
+    pub policy_date: Option<String>,
 }
 
 /// `[manufacturer_confirmations]`: how an owed download confirmation is retried. Each
@@ -421,6 +426,7 @@ impl StubConfig {
             }
         }
         c.omacp.security()?;
+        c.policy_date()?;
         let mut seen = std::collections::HashSet::new();
         for k in &c.key_sources {
             if !seen.insert(k.manufacturer().to_owned()) {
@@ -431,6 +437,17 @@ impl StubConfig {
             }
         }
         Ok(c)
+    }
+
+    /// `policy_date`, parsed: `None` = judge ages as of today.
+    pub fn policy_date(&self) -> Result<Option<crate::devices::Date>, ConfigError> {
+        self.policy_date
+            .as_deref()
+            .map(|d| {
+                crate::devices::Date::parse(d)
+                    .map_err(|e| ConfigError::Invalid(format!("policy_date: {e}")))
+            })
+            .transpose()
     }
 
     /// Reads and parses a file.
@@ -547,5 +564,20 @@ verifying_key_file = "pki/signing.pub"
         assert!(e.to_string().contains("user_pin"), "{e}");
         let typo = EXAMPLE.replace("window = 64", "windw = 64");
         assert!(StubConfig::parse(&typo, "x.toml", Path::new(".")).is_err());
+        let date = format!("policy_date = \"2026-02-30\"\n{EXAMPLE}");
+        let e = StubConfig::parse(&date, "x.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("policy_date"), "{e}");
+    }
+
+    #[test]
+    fn policy_date_is_optional() {
+        let c = StubConfig::parse(EXAMPLE, "stub.toml", Path::new(".")).unwrap();
+        assert_eq!(c.policy_date().unwrap(), None);
+        let dated = format!("policy_date = \"2026-06-01\"\n{EXAMPLE}");
+        let c = StubConfig::parse(&dated, "stub.toml", Path::new(".")).unwrap();
+        assert_eq!(
+            c.policy_date().unwrap(),
+            crate::devices::Date::new(2026, 6, 1)
+        );
     }
 }

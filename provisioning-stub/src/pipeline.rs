@@ -276,6 +276,8 @@ pub fn check_registration(raw: &[u8], card: Option<&Card>) -> Checked {
 pub struct Pipeline {
     store: AnyStore,
     policy: PolicyConfig,
+    /// `policy_date` of the configuration: the age rule's "today" when set.
+    policy_date: Option<Date>,
     billing: BillingConfig,
     omacp: OmaCpConfig,
     security: Security,
@@ -321,9 +323,13 @@ impl Pipeline {
             .as_deref()
             .map(local_signer)
             .transpose()?;
+        let policy_date = config
+            .policy_date()
+            .map_err(|e| SetupError::Config(e.to_string()))?;
         Ok(Pipeline {
             store,
             policy: config.policy.clone(),
+            policy_date,
             billing: config.billing.clone(),
             omacp: config.omacp.clone(),
             security,
@@ -457,7 +463,7 @@ impl Pipeline {
             &tac,
             device.as_ref(),
             &card.imsi,
-            Date::of(now),
+            self.policy_date.unwrap_or_else(|| Date::of(now)),
         );
         let manufacturer = device.as_ref().map(|d| d.manufacturer.clone());
         if decision.treatment == Treatment::Reject {

@@ -29,7 +29,7 @@ pub mod postgres;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{InlineOptions, SqliteStore, Synchronous};
 
 /// Milliseconds since 1970-01-01T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -466,6 +466,13 @@ pub trait Store: Send + Sync {
         delivery: &NewDelivery,
     ) -> impl Future<Output = Result<DeliveryId>> + Send;
 
+    /// Whether a provisioning message was recorded as handed to the SMSC for this
+    /// registration ([`Store::record_delivery`]).
+    fn delivered(
+        &self,
+        registration_id: RegistrationId,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
     /// Records the handset's confirmation of a key issuance together with the ledger
     /// entries it triggers (from [`crate::billing::on_download_confirmed`]), in one
     /// transaction. Repeats are harmless: only missing entries are inserted.
@@ -637,6 +644,9 @@ impl Store for AnyStore {
     }
     async fn record_delivery(&self, d: &NewDelivery) -> Result<DeliveryId> {
         dispatch!(self, s => s.record_delivery(d))
+    }
+    async fn delivered(&self, id: RegistrationId) -> Result<bool> {
+        dispatch!(self, s => s.delivered(id))
     }
     async fn confirm_download(
         &self,

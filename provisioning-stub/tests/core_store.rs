@@ -585,8 +585,20 @@ async fn failures_and_lookup(a: AnyStore, b: AnyStore) {
         .unwrap();
     assert_eq!(
         a.accepted_registration(&iccid(), 5).await.unwrap(),
-        Some((reg, Some(iss)))
+        Some((reg, Some(iss.clone())))
     );
+    // Nothing handed to the SMSC yet; then one push, seen from the other handle.
+    assert!(!a.delivered(reg).await.unwrap());
+    b.record_delivery(&NewDelivery {
+        registration_id: reg,
+        issuance_id: Some(iss.id),
+        destination: "447700900001".into(),
+        sent_at: Timestamp(3_000),
+        message_ids: vec!["m1".into()],
+    })
+    .await
+    .unwrap();
+    assert!(a.delivered(reg).await.unwrap());
 }
 
 /// `payments::record_payment` on two handles (two instances): by issuance and by fee
@@ -775,6 +787,73 @@ mod sqlite {
     async fn bad_urls() {
         assert!(AnyStore::open("").await.is_err());
         assert!(AnyStore::open("mysql://x").await.is_err());
+    }
+}
+
+/// The same cases on SQLite handles in inline mode (`SqliteStore::open_inline`, the
+/// embedded stub's store): one connection per handle, statements on the polling thread.
+mod sqlite_inline {
+    use super::*;
+    use provisioning_stub::store::{InlineOptions, SqliteStore, Synchronous};
+
+    fn shared(synchronous: Synchronous) -> InlineOptions {
+        InlineOptions {
+            synchronous,
+            exclusive: false,
+        }
+    }
+
+    const EXCLUSIVE: InlineOptions = InlineOptions {
+        synchronous: Synchronous::Off,
+        exclusive: true,
+    };
+
+    fn pair() -> (tempfile::TempDir, AnyStore, AnyStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stub.db");
+        let a = SqliteStore::open_inline(&path, shared(Synchronous::Off)).unwrap();
+        let b = SqliteStore::open_inline(&path, shared(Synchronous::Normal)).unwrap();
+        (dir, AnyStore::Sqlite(a), AnyStore::Sqlite(b))
+    }
+
+    macro_rules! inline_case {
+        ($name:ident) => {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let (_dir, a, b) = pair();
+                super::$name(a, b).await;
+            }
+        };
+    }
+
+    cases!(inline_case);
+
+    /// What an inline handle committed is there for a handle opened after it is dropped
+    /// (the embedded stub's restart), with `synchronous = OFF` and exclusive locking.
+    #[test]
+    fn committed_writes_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stub.db");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let a = AnyStore::Sqlite(SqliteStore::open_inline(&path, EXCLUSIVE).unwrap());
+        rt.block_on(a.import_cards(&[card()])).unwrap();
+        let outcome = rt
+            .block_on(a.record_registration(&registration(3, b"three")))
+            .unwrap();
+        assert!(matches!(outcome, RegistrationOutcome::Accepted(_)));
+        drop(a);
+        let b = AnyStore::Sqlite(SqliteStore::open_inline(&path, EXCLUSIVE).unwrap());
+        let card = rt.block_on(b.card(&iccid())).unwrap().unwrap();
+        assert_eq!(card.last_counter, Some(3));
+        let again = rt
+            .block_on(b.record_registration(&registration(3, b"three")))
+            .unwrap();
+        assert!(
+            matches!(again, RegistrationOutcome::Duplicate { .. }),
+            "{again:?}"
+        );
     }
 }
 

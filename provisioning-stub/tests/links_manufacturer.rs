@@ -394,3 +394,130 @@ async fn links_manufacturer_dev_pki_written_to_directory_works() {
     assert_eq!(client.statement().await.unwrap().operator, "mvno-dev");
     server.stop().await;
 }
+
+/// A TCP relay in front of the key server that counts the connections it carries and
+/// can cut them all.
+struct Relay {
+    addr: String,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+    open: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(to: String) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let open = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (count, tasks) = (connections.clone(), open.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let to = to.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(task);
+            }
+        });
+        Relay {
+            addr,
+            connections,
+            open,
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn cut(&self) {
+        for t in self.open.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn links_manufacturer_client_keeps_its_connection_alive_and_replaces_a_closed_one() {
+    let world = World::new();
+    let server = start(world.config()).await;
+    let relay = Relay::start(server.addr.clone()).await;
+    let operator = world.ca.issue_client("mvno-a").unwrap();
+    let client = world.client(&relay.addr, &operator);
+    let imei = Imei::parse(IMEI).unwrap();
+    let key = client.request_key(&imei, &apn()).await.unwrap();
+    client.confirm(key.issued.key_id).await.unwrap();
+    // A clone shares the kept connection.
+    let clone = client.clone();
+    assert_eq!(clone.statement().await.unwrap().keys_confirmed, 1);
+    assert_eq!(
+        relay.connections(),
+        1,
+        "three calls, one mutual-TLS connection"
+    );
+
+    // The connection goes away while idle: the next call opens a new one.
+    relay.cut();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let statement = client.statement().await.unwrap();
+    assert_eq!(statement.keys_issued, 1);
+    assert_eq!(relay.connections(), 2);
+    server.stop().await;
+}
+
+/// A counter as a nonce source (deterministic on purpose).
+struct Counting(u64);
+
+impl rand_core::RngCore for Counting {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for b in dest {
+            *b = self.next_u64() as u8;
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for Counting {}
+
+#[tokio::test]
+async fn links_manufacturer_clock_and_nonces_make_keys_repeatable() {
+    let world = World::new();
+    let issue = || async {
+        let mut config = world.config();
+        config.clock = Some(Arc::new(|| 1_780_000_000));
+        config.nonces = Some(Arc::new(std::sync::Mutex::new(Counting(0))));
+        let server = start(config).await;
+        let operator = world.ca.issue_client("mvno-a").unwrap();
+        let client = world.client(&server.addr, &operator);
+        let key = client
+            .request_key(&Imei::parse(IMEI).unwrap(), &apn())
+            .await
+            .unwrap();
+        let confirmed = client.confirm(key.issued.key_id).await.unwrap();
+        server.stop().await;
+        (key, confirmed)
+    };
+    let (a, ca) = issue().await;
+    let (b, cb) = issue().await;
+    assert_eq!(a.device_key.issued_at, 1_780_000_000);
+    assert_eq!(ca.confirmed_at, 1_780_000_000);
+    assert_eq!(
+        a.device_key.encode(),
+        b.device_key.encode(),
+        "same key twice"
+    );
+    assert_eq!(ca.confirmed_at, cb.confirmed_at);
+}

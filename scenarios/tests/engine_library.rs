@@ -186,14 +186,16 @@ fn small_fleet_twice_gives_the_same_events_and_apdu_trace() {
 }
 
 #[test]
-fn external_stub_and_reader_are_refused_honestly() {
+fn an_external_stub_without_its_store_is_refused_honestly() {
     let s = scenario::load(&dir().join("01-first-use.toml")).unwrap();
     use scenarios::runner::EngineFactory;
+    // Without the stub's store, what only the stub knows is refused before anything runs.
     let o = EngineOptions {
-        stub: Some("127.0.0.1:2775".into()),
-        reader: None,
+        stub: Some("127.0.0.1:0".into()),
+        ..EngineOptions::default()
     };
-    let e = WorldFactory.start(&s, &o).err().unwrap();
-    assert!(e.to_string().contains("not supported yet"), "{e}");
+    let e = WorldFactory.start(&s, &o).err().unwrap().to_string();
+    assert!(e.contains("not observable with --stub"), "{e}");
+    assert!(e.contains("registration"), "{e}");
     let _ = Path::new("");
 }

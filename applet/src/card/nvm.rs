@@ -24,6 +24,12 @@
 //! exactly as before the transaction or exactly as after it.
 //! This mirrors the begin / commit / abort model of Java Card transactions
 //! (JCRE specification §7); the journal layout is this project's own.
+//!
+//! For tools and tests the [`Nvm`] also logs where the last [`TX_LOG_LEN`] transactions
+//! began ([`Nvm::tx_start`]: the write number of the first entry's header, the entry's
+//! offset, length and first bytes), so a power cut can be placed exactly at the first
+//! write of a chosen transaction (`applet::tracker::record::RecordTx` names the
+//! tracker's). The log is not part of the image.
 
 use crate::wire::apdu::StatusWord;
 
@@ -61,6 +67,37 @@ impl From<NvmError> for StatusWord {
     }
 }
 
+/// How many transaction starts an [`Nvm`] keeps ([`Nvm::tx_start`]).
+pub const TX_LOG_LEN: usize = 32;
+/// Bytes of a transaction's first entry kept in its [`TxStart`].
+pub const TX_HEAD_LEN: usize = 8;
+
+/// Where a transaction began, as [`Store::write`] logs it in the [`Nvm`] for tools and
+/// tests (e.g. to cut power exactly at the first write of a chosen transaction): the
+/// NVM write number of its first journal write, which is the first entry's header, and
+/// that entry's data-area range and first bytes. Recovery's writes start no transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TxStart {
+    /// Write number of the first entry's header ([`Nvm::writes`] as that write began;
+    /// the `k` of [`Nvm::cut_power_at`] that cuts it).
+    pub write: u32,
+    /// Data-area offset the first entry writes.
+    pub offset: u16,
+    /// Its length in bytes.
+    pub len: u16,
+    /// Its first bytes (up to [`TX_HEAD_LEN`]; `00` beyond `len`).
+    pub head: [u8; TX_HEAD_LEN],
+}
+
+impl TxStart {
+    const NONE: TxStart = TxStart {
+        write: 0,
+        offset: 0,
+        len: 0,
+        head: [0; TX_HEAD_LEN],
+    };
+}
+
 /// A simulated NVM image of `N` bytes with write counting and power cuts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nvm<const N: usize> {
@@ -68,6 +105,10 @@ pub struct Nvm<const N: usize> {
     writes: u32,
     cut: Option<(u32, usize)>,
     powered: bool,
+    /// The last [`TX_LOG_LEN`] transaction starts, slot `n % TX_LOG_LEN` for the n-th.
+    tx_log: [TxStart; TX_LOG_LEN],
+    /// Transaction starts logged since creation.
+    tx_logged: u32,
 }
 
 impl<const N: usize> Default for Nvm<N> {
@@ -89,6 +130,8 @@ impl<const N: usize> Nvm<N> {
             writes: 0,
             cut: None,
             powered: true,
+            tx_log: [TxStart::NONE; TX_LOG_LEN],
+            tx_logged: 0,
         }
     }
 
@@ -112,6 +155,38 @@ impl<const N: usize> Nvm<N> {
     /// image (a 1-byte write is atomic: 0 → not written), and every later write fails.
     pub fn cut_power_at(&mut self, k: u32, torn_bytes: usize) {
         self.cut = Some((k, torn_bytes));
+    }
+
+    /// The scheduled cut as [`Self::cut_power_at`] set it (`(k, torn_bytes)`), until
+    /// [`Self::power_on`] clears it.
+    pub fn scheduled_cut(&self) -> Option<(u32, usize)> {
+        self.cut
+    }
+
+    /// Number of transaction starts logged since creation ([`Self::tx_start`]).
+    pub fn tx_count(&self) -> u32 {
+        self.tx_logged
+    }
+
+    /// The `n`-th transaction start (0 = the first since creation), while it is among
+    /// the last [`TX_LOG_LEN`] logged.
+    pub fn tx_start(&self, n: u32) -> Option<TxStart> {
+        let kept = u32::try_from(TX_LOG_LEN).unwrap_or(u32::MAX);
+        if n >= self.tx_logged || self.tx_logged - n > kept {
+            return None;
+        }
+        self.tx_log.get(usize::try_from(n % kept).ok()?).copied()
+    }
+
+    fn log_tx(&mut self, start: TxStart) {
+        let kept = u32::try_from(TX_LOG_LEN).unwrap_or(u32::MAX);
+        if let Some(slot) = usize::try_from(self.tx_logged % kept)
+            .ok()
+            .and_then(|i| self.tx_log.get_mut(i))
+        {
+            *slot = start;
+        }
+        self.tx_logged = self.tx_logged.saturating_add(1);
     }
 
     /// Power comes back: clears the cut so writes work again. The image is what the
@@ -353,6 +428,18 @@ impl<const N: usize> Store<N> {
         let len16 = u16::try_from(bytes.len()).map_err(|_| NvmError::OutOfRange)?;
         let [o1, o2] = off16.to_be_bytes();
         let [l1, l2] = len16.to_be_bytes();
+        if used == 0 {
+            let mut head = [0u8; TX_HEAD_LEN];
+            for (d, s) in head.iter_mut().zip(bytes) {
+                *d = *s;
+            }
+            self.nvm.log_tx(TxStart {
+                write: self.nvm.writes(),
+                offset: off16,
+                len: len16,
+                head,
+            });
+        }
         self.nvm.write(at, &[o1, o2, l1, l2])?;
         self.nvm.write(at + ENTRY_HEADER_LEN, bytes)?;
         self.tx = Some(new_used);
@@ -562,6 +649,59 @@ mod tests {
         let mut buf = [0u8; 2];
         assert_eq!(s.read(DATA - 1, &mut buf), Err(NvmError::OutOfRange));
         assert_eq!(StatusWord::from(NvmError::JournalFull), StatusWord(0x6581));
+    }
+
+    #[test]
+    fn transaction_starts_are_logged_with_their_first_write() {
+        let mut s = old_store();
+        let n0 = s.nvm().tx_count();
+        let w0 = s.nvm().writes();
+        s.write_atomic(7, &[1, 2, 3]).unwrap();
+        s.begin().unwrap();
+        s.write(40, &[9; 12]).unwrap();
+        s.write(2, &[5]).unwrap();
+        s.commit().unwrap();
+        s.begin().unwrap();
+        s.commit().unwrap(); // empty: starts nothing
+        assert_eq!(s.nvm().tx_count(), n0 + 2);
+        let a = s.nvm().tx_start(n0).unwrap();
+        assert_eq!((a.write, a.offset, a.len), (w0, 7, 3));
+        assert_eq!(a.head, [1, 2, 3, 0, 0, 0, 0, 0]);
+        let b = s.nvm().tx_start(n0 + 1).unwrap();
+        assert_eq!((b.offset, b.len, b.head), (40, 12, [9; 8]));
+        assert!(b.write > a.write);
+        assert_eq!(s.nvm().tx_start(n0 + 2), None);
+
+        // Cutting at the logged write cuts that transaction's first journal write: the
+        // state after restart is the old one, and the scheduled cut is visible until
+        // power comes back.
+        let mut s = old_store();
+        let n = s.nvm().tx_count();
+        let mut dry = s.clone();
+        dry.write_atomic(7, &[1, 2, 3]).unwrap();
+        let k = dry.nvm().tx_start(n).unwrap().write;
+        s.nvm_mut().cut_power_at(k, 1);
+        assert_eq!(s.nvm().scheduled_cut(), Some((k, 1)));
+        assert_eq!(s.write_atomic(7, &[1, 2, 3]), Err(NvmError::PowerLost));
+        assert_eq!(s.nvm().writes(), k + 1);
+        let s = restart(s);
+        assert_eq!(s.nvm().scheduled_cut(), None);
+        assert_eq!(&s.committed()[7..10], &old_store().committed()[7..10]);
+    }
+
+    #[test]
+    fn the_log_keeps_the_last_transactions() {
+        let mut s = old_store();
+        let n0 = s.nvm().tx_count();
+        let total = u32::try_from(TX_LOG_LEN).unwrap() + 5;
+        for i in 0..total {
+            s.write_atomic(usize::try_from(i).unwrap(), &[0x55])
+                .unwrap();
+        }
+        assert_eq!(s.nvm().tx_count(), n0 + total);
+        assert_eq!(s.nvm().tx_start(n0 + 4), None);
+        assert_eq!(s.nvm().tx_start(n0 + 5).unwrap().offset, 5);
+        assert_eq!(s.nvm().tx_start(n0 + total - 1).unwrap().offset, 36);
     }
 
     #[test]

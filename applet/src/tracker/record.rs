@@ -60,7 +60,7 @@
 //! once.
 
 use crate::card::fs;
-use crate::card::nvm::{NvmError, Store};
+use crate::card::nvm::{NvmError, Store, TxStart};
 use crate::wire::Error;
 use crate::wire::registration::{COUNTER_MAX, EventKind, KeyId};
 use crate::wire::sms;
@@ -95,6 +95,7 @@ const OFF_PENDING_KIND: usize = 87;
 const OFF_PENDING_FLAGS: usize = 105;
 const OFF_PERIOD_COUNT: usize = 106;
 const OFF_FAILURE: usize = 115;
+const OFF_FAILURE_END: usize = 118;
 
 const FLAG_ENABLED: u8 = 0x01;
 const FLAG_WANT_IMEISV: u8 = 0x10;
@@ -103,6 +104,57 @@ const FLAG_IMEISV: u8 = 0x04;
 
 const PENDING: u8 = 0x01;
 const PENDING_IMEISV: u8 = 0x02;
+
+/// One of the record's three transactions, told from where it starts
+/// ([`RecordTx::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordTx {
+    /// [`Record::commit_attempt`]: counter + 1 and the pending registration of this event
+    /// kind, committed before SEND SHORT MESSAGE leaves the card.
+    Attempt {
+        /// Event kind of the pending registration (`03` = a retry); `None` when the
+        /// entry ends before the kind byte, so the kind is the one already pending (the
+        /// tracker's attempts always reach it: each one changes the period count).
+        kind: Option<EventKind>,
+    },
+    /// [`Record::commit_registered`]: the new IMEI stored, nothing pending.
+    Registered,
+    /// [`Record::commit_failure`]: an unusable IMEI recorded.
+    Failure,
+}
+
+impl RecordTx {
+    /// The record transaction that began at `start` (as [`crate::card::nvm::Nvm`] logs
+    /// it), or `None` for any other transaction (file system, PIN, personalisation,
+    /// the config EF).
+    ///
+    /// Each record transaction writes one journal entry from the first byte it changes
+    /// to the last (`Record::transact`), so where the entry starts tells them apart
+    /// (offsets in the layout table, "changed by" column):
+    /// - the attempt always changes the counter (82–86) and nothing before it; its event
+    ///   kind is the entry's byte for offset 87 when the entry reaches it;
+    /// - "registered" changes the state flags or the IMEI (64–81) whenever it stores an
+    ///   IMEI not stored yet (always, in the tracker's flow); storing the stored IMEI
+    ///   again it starts at the pending flags (105) or, with nothing pending, at the
+    ///   failure kind (115) which it sets to `00`;
+    /// - the failure changes only its three bytes (115–117), the kind to `01` or `02`.
+    pub fn of(start: &TxStart) -> Option<RecordTx> {
+        let rel = usize::from(start.offset).checked_sub(CONFIG_BASE)?;
+        let end = rel + usize::from(start.len);
+        match rel {
+            OFF_STATE_FLAGS..OFF_COUNTER | OFF_PENDING_FLAGS => Some(RecordTx::Registered),
+            OFF_COUNTER..OFF_PENDING_KIND => Some(RecordTx::Attempt {
+                kind: (end > OFF_PENDING_KIND)
+                    .then(|| start.head.get(OFF_PENDING_KIND - rel).copied())
+                    .flatten()
+                    .map(EventKind),
+            }),
+            OFF_FAILURE if start.head[0] == 0 => Some(RecordTx::Registered),
+            OFF_FAILURE..OFF_FAILURE_END => Some(RecordTx::Failure),
+            _ => None,
+        }
+    }
+}
 
 /// Longest TP-DA form of an address: length, TOA, 10 octets of digits (TS 23.040 §9.1.2.5).
 pub const ADDRESS_SLOT: usize = 12;
@@ -601,6 +653,84 @@ mod tests {
             &s.committed()[CONFIG_BASE..CONFIG_BASE + OFF_STATE],
             &before[..]
         );
+    }
+
+    #[test]
+    fn transactions_are_told_apart_by_where_they_start() {
+        let (mut s, mut r) = fresh();
+        let last = |s: &Store<1024>| {
+            let n = s.nvm().tx_count() - 1;
+            let t = s.nvm().tx_start(n).unwrap();
+            (t.write, RecordTx::of(&t))
+        };
+        // Personalisation (config EF onwards) is none of them.
+        assert_eq!(last(&s).1, None);
+        let imei = [0x4A, 0x09, 0x51, 0x24, 0x30, 0x32, 0x57, 0x81];
+        let other = [0x4A, 0x09, 0x51, 0x24, 0x30, 0x32, 0x57, 0x91];
+        let p = |kind, imei| PendingRegistration {
+            kind,
+            imei,
+            imeisv: None,
+        };
+        r.commit_failure(&mut s, ImeiFailure::Missing { result: 0x20 })
+            .unwrap();
+        assert_eq!(last(&s).1, Some(RecordTx::Failure));
+        for (kind, im) in [
+            (EventKind::FIRST_USE, imei),
+            (EventKind::RETRY, imei),
+            (EventKind::HANDSET_CHANGED, other),
+        ] {
+            let w = s.nvm().writes();
+            r.commit_attempt(&mut s, &p(kind, im), 10).unwrap();
+            assert_eq!(last(&s), (w, Some(RecordTx::Attempt { kind: Some(kind) })));
+            let w = s.nvm().writes();
+            r.commit_registered(&mut s, &im, None).unwrap();
+            assert_eq!(last(&s), (w, Some(RecordTx::Registered)));
+        }
+        // 256 attempts: the counter's carry moves the entry's start into the counter's
+        // higher bytes; still an attempt of the right kind.
+        for i in 1..=256u64 {
+            r.commit_attempt(&mut s, &p(EventKind::RETRY, other), i * 86_400_001)
+                .unwrap();
+            assert_eq!(
+                last(&s).1,
+                Some(RecordTx::Attempt {
+                    kind: Some(EventKind::RETRY)
+                })
+            );
+        }
+        assert!(r.next_counter() > 256);
+        // An entry that stops inside the counter: an attempt, kind unchanged.
+        let counter_only = TxStart {
+            write: 0,
+            offset: (CONFIG_BASE + OFF_COUNTER + 4) as u16,
+            len: 1,
+            head: [7, 0, 0, 0, 0, 0, 0, 0],
+        };
+        assert_eq!(
+            RecordTx::of(&counter_only),
+            Some(RecordTx::Attempt { kind: None })
+        );
+        r.commit_registered(&mut s, &imei, Some(&[0x33; 9]))
+            .unwrap();
+        assert_eq!(last(&s).1, Some(RecordTx::Registered));
+        // Failures: a new kind starts at the kind byte, the same kind with another
+        // result after it.
+        r.commit_failure(&mut s, ImeiFailure::Missing { result: 0x20 })
+            .unwrap();
+        assert_eq!(last(&s).1, Some(RecordTx::Failure));
+        r.commit_failure(&mut s, ImeiFailure::Missing { result: 0x00 })
+            .unwrap();
+        assert_eq!(last(&s).1, Some(RecordTx::Failure));
+        assert_eq!(
+            s.nvm().tx_start(s.nvm().tx_count() - 1).unwrap().offset,
+            (CONFIG_BASE + OFF_FAILURE + 1) as u16
+        );
+        // "Registered" of the IMEI already stored, nothing pending: it only clears the
+        // failure.
+        r.commit_registered(&mut s, &imei, Some(&[0x33; 9]))
+            .unwrap();
+        assert_eq!(last(&s).1, Some(RecordTx::Registered));
     }
 
     #[test]

@@ -780,6 +780,15 @@ impl<R: CardReader, N: NetworkLink> Terminal<R, N> {
         [timers, poll, retry].into_iter().flatten().min()
     }
 
+    /// Moves the virtual clock to `now_ms` (never backwards) without doing anything
+    /// that is due. A driver that visits each terminal only at its own deadlines keeps
+    /// an idle terminal's clock current this way before handing it an event (an MT SMS),
+    /// so that what the event starts (a timer, an MO SMS) is stamped with the right
+    /// time; what falls due stays for the driver's next visit ([`Terminal::advance`]).
+    pub fn set_now(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+    }
+
     /// Moves the virtual clock to `now_ms` (never backwards) and does what is due at
     /// that time: expired timers become TIMER EXPIRATION envelopes, busy envelopes are
     /// retried, and the card is polled with STATUS when the poll interval has passed.

@@ -29,7 +29,7 @@ pub mod scriptor;
 
 pub use format::{ParseError, WriteOptions, read_trace, read_trace_file, write_trace};
 pub use recorder::{CardRecorder, Clock, ManualClock, MonotonicClock, Recorder};
-pub use replay::{Divergence, ReplayOptions, ReplayOutcome, replay};
+pub use replay::{Divergence, ReplayOptions, ReplayOutcome, replay, replay_with};
 
 use std::time::Duration;
 

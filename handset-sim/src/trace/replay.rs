@@ -118,6 +118,24 @@ pub fn replay<R: CardReader + ?Sized>(
     reader: &mut R,
     opts: ReplayOptions,
 ) -> ReplayOutcome {
+    replay_with(trace, reader, opts, |_, _, _| {})
+}
+
+/// [`replay`] with a hook called before each event is replayed, with the event's
+/// 0-based index, the event and the reader: what a replay against a simulated card
+/// needs to put the card back into the conditions of the recording (set its clock to
+/// the event's time, arm an NVM power cut at the recorded point —
+/// [`super::card::replay_card`]).
+pub fn replay_with<R, F>(
+    trace: &Trace,
+    reader: &mut R,
+    opts: ReplayOptions,
+    mut before: F,
+) -> ReplayOutcome
+where
+    R: CardReader + ?Sized,
+    F: FnMut(usize, &Entry<'_>, &mut R),
+{
     let mut out = ReplayOutcome::default();
     let mut actual = opts.record.then(|| {
         let mut t = Trace::with_capacity(trace.len(), 0);
@@ -145,6 +163,7 @@ pub fn replay<R: CardReader + ?Sized>(
     }
     let mut exchange_no = 0usize;
     for (i, entry) in trace.entries().enumerate() {
+        before(i, &entry, reader);
         out.events += 1;
         let mismatch = match entry.event {
             Event::PowerOn { atr } | Event::Reset { atr } => {

@@ -1,9 +1,16 @@
-//! The provisioning server's client for the key server: one mutual-TLS connection
-//! per request, HTTP/1.1, JSON; every failure is a [`ManufacturerError`] whose
+//! The provisioning server's client for the key server: mutual TLS, HTTP/1.1 with
+//! keep-alive, JSON; every failure is a [`ManufacturerError`] whose
 //! [`reason`](ManufacturerError::reason) is what the stub records.
+//!
+//! Connections are kept for reuse (up to [`MAX_IDLE`] idle ones per client and its
+//! clones, each reused only within [`IDLE_REUSE`] of its last answer, well inside the
+//! key server's idle timeout, so a reused connection is not one the server is closing).
+//! A request a kept connection could not take (closed meanwhile; hyper hands the
+//! request back unsent) goes out on the next one or a fresh connection; a request
+//! that was sent is never repeated.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
@@ -68,7 +75,16 @@ pub struct ReceivedKey {
     pub device_key: DeviceKey,
 }
 
-/// Mutual-TLS client for the key server.
+/// Most idle kept-alive connections a client (with its clones) holds.
+pub const MAX_IDLE: usize = 8;
+
+/// An idle connection is reused only if its last answer came less than this long ago
+/// (the key server closes connections idle for its I/O timeout, 10 s by default).
+pub const IDLE_REUSE: Duration = Duration::from_secs(1);
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// Mutual-TLS client for the key server. Clones share the kept-alive connections.
 #[derive(Clone)]
 pub struct ManufacturerClient {
     address: String,
@@ -76,6 +92,7 @@ pub struct ManufacturerClient {
     connector: TlsConnector,
     timeout: Duration,
     public_key: Option<VerifyingKey>,
+    idle: Arc<Mutex<Vec<(Sender, Instant)>>>,
 }
 
 impl core::fmt::Debug for ManufacturerClient {
@@ -140,7 +157,51 @@ impl ManufacturerClient {
             connector: TlsConnector::from(tls),
             timeout,
             public_key: None,
+            idle: Arc::new(Mutex::new(Vec::new())),
         })
+    }
+
+    /// A kept connection that is still open and fresh enough, if any.
+    fn take_idle(&self) -> Option<Sender> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some((sender, since)) = idle.pop() {
+            if !sender.is_closed() && since.elapsed() < IDLE_REUSE {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Keeps `sender` for the next call (unless closed or the pool is full).
+    fn put_idle(&self, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push((sender, Instant::now()));
+        }
+    }
+
+    /// A new connection: TCP, mutual TLS handshake, HTTP/1.1 handshake; its driver
+    /// runs as a task on the current tokio runtime until the sender is dropped.
+    async fn connect(&self) -> Result<Sender, ManufacturerError> {
+        let tcp = TcpStream::connect(&self.address).await.map_err(|e| {
+            ManufacturerError::Unreachable(format!("connect {}: {e}", self.address))
+        })?;
+        // Small requests and answers: no Nagle delay between our writes.
+        let _ = tcp.set_nodelay(true);
+        let tls = self
+            .connector
+            .connect(self.server_name.clone(), tcp)
+            .await
+            .map_err(|e| classify("TLS handshake", &e))?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| classify("HTTP handshake", &e))?;
+        tokio::spawn(conn);
+        Ok(sender)
     }
 
     /// Also verify each issued key's Ed25519 signature under the manufacturer's
@@ -171,18 +232,6 @@ impl ManufacturerClient {
         path: &str,
         body: Option<&Req>,
     ) -> Result<Resp, ManufacturerError> {
-        let tcp = TcpStream::connect(&self.address).await.map_err(|e| {
-            ManufacturerError::Unreachable(format!("connect {}: {e}", self.address))
-        })?;
-        let tls = self
-            .connector
-            .connect(self.server_name.clone(), tcp)
-            .await
-            .map_err(|e| classify("TLS handshake", &e))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| classify("HTTP handshake", &e))?;
-        let conn = tokio::spawn(conn);
         let bytes = match body {
             Some(b) => {
                 serde_json::to_vec(b).map_err(|e| ManufacturerError::BadAnswer(e.to_string()))?
@@ -201,10 +250,40 @@ impl ManufacturerClient {
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(bytes)))
             .map_err(|e| ManufacturerError::BadAnswer(e.to_string()))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| classify("HTTP request", &e))?;
+        // Kept connections first; a request one could not take comes back unsent.
+        let mut unsent = Some(request);
+        let mut answered = None;
+        while let Some(request) = unsent.take() {
+            let Some(mut sender) = self.take_idle() else {
+                unsent = Some(request);
+                break;
+            };
+            if sender.ready().await.is_err() {
+                unsent = Some(request);
+                continue;
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => answered = Some((response, sender)),
+                Err(mut e) => match e.take_message() {
+                    Some(request) => unsent = Some(request),
+                    None => return Err(classify("HTTP request", e.error())),
+                },
+            }
+        }
+        let (response, sender) = match (answered, unsent) {
+            (Some(a), _) => a,
+            (None, None) => {
+                return Err(ManufacturerError::BadAnswer("request lost".into()));
+            }
+            (None, Some(request)) => {
+                let mut sender = self.connect().await?;
+                let response = sender
+                    .send_request(request)
+                    .await
+                    .map_err(|e| classify("HTTP request", &e))?;
+                (response, sender)
+            }
+        };
         let status = response.status();
         let body = Limited::new(response.into_body(), 1 << 20)
             .collect()
@@ -214,7 +293,8 @@ impl ManufacturerClient {
                 Err(e) => ManufacturerError::BadAnswer(e.to_string()),
             })?
             .to_bytes();
-        conn.abort();
+        // The whole answer is read: the connection can carry the next request.
+        self.put_idle(sender);
         if status != StatusCode::OK {
             let message = serde_json::from_slice::<ApiError>(&body)
                 .map(|e| e.error)

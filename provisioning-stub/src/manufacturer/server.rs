@@ -45,7 +45,19 @@ pub struct ManufacturerConfig {
     pub state_file: Option<PathBuf>,
     /// Time allowed for the TLS handshake and for each request on a connection.
     pub io_timeout: Duration,
+    /// Seconds since the Unix epoch for `issued_at` / `confirmed_at`; `None` = the
+    /// system clock. A simulation passes its virtual clock.
+    pub clock: Option<Clock>,
+    /// Where issued keys' nonces come from; `None` = the operating system's generator.
+    /// A simulation passes a seeded generator so that the same run issues the same keys.
+    pub nonces: Option<Nonces>,
 }
+
+/// A clock in seconds since the Unix epoch ([`ManufacturerConfig::clock`]).
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// A shared nonce generator ([`ManufacturerConfig::nonces`]).
+pub type Nonces = Arc<Mutex<dyn rand_core::CryptoRngCore + Send>>;
 
 impl core::fmt::Debug for ManufacturerConfig {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -70,9 +82,31 @@ impl ManufacturerConfig {
             key_validity: None,
             state_file: None,
             io_timeout: Duration::from_secs(10),
+            clock: None,
+            nonces: None,
         }
     }
 }
+
+/// `&mut dyn CryptoRngCore` as a sized generator (the signer takes `impl CryptoRngCore`).
+struct DynRng<'a>(&'a mut (dyn rand_core::CryptoRngCore + Send));
+
+impl rand_core::RngCore for DynRng<'_> {
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.fill_bytes(dest);
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.0.try_fill_bytes(dest)
+    }
+}
+
+impl rand_core::CryptoRng for DynRng<'_> {}
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +148,10 @@ fn now_secs() -> u64 {
 }
 
 impl Shared {
+    fn now(&self) -> u64 {
+        self.config.clock.as_ref().map_or_else(now_secs, |c| c())
+    }
+
     fn persist(&self, ledger: &Ledger) -> Result<(), String> {
         let Some(path) = &self.config.state_file else {
             return Ok(());
@@ -134,16 +172,27 @@ impl Shared {
         let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, e);
         let mut ledger = self.ledger.lock().map_err(|e| internal(e.to_string()))?;
         let key_id = ledger.next_key_id.max(1);
-        let issued_at = now_secs();
+        let issued_at = self.now();
         let expires_at = self
             .config
             .key_validity
             .map(|v| issued_at.saturating_add(v.as_secs()));
-        let key = self
-            .config
-            .signer
-            .issue(key_id, &req.imei, &req.apn_settings, issued_at, expires_at)
-            .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+        let signer = &self.config.signer;
+        let key = match &self.config.nonces {
+            Some(nonces) => {
+                let mut rng = nonces.lock().map_err(|e| internal(e.to_string()))?;
+                signer.issue_with_rng(
+                    key_id,
+                    &req.imei,
+                    &req.apn_settings,
+                    issued_at,
+                    expires_at,
+                    &mut DynRng(&mut *rng),
+                )
+            }
+            None => signer.issue(key_id, &req.imei, &req.apn_settings, issued_at, expires_at),
+        }
+        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
         ledger.next_key_id = key_id + 1;
         ledger.issuances.insert(
             key_id,
@@ -188,7 +237,7 @@ impl Shared {
                 already_confirmed: true,
             });
         }
-        let confirmed_at = now_secs();
+        let confirmed_at = self.now();
         issuance.confirmed_at = Some(confirmed_at);
         if let Err(e) = self.persist(&ledger) {
             if let Some(i) = ledger.issuances.get_mut(&req.key_id) {
@@ -321,6 +370,9 @@ async fn serve_connection(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let timeout = shared.config.io_timeout;
+    // Small answers: no Nagle delay (the TLS 1.3 session tickets after the handshake
+    // would otherwise wait for the client's delayed ACK, 40 ms on Linux).
+    let _ = tcp.set_nodelay(true);
     let tls = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {

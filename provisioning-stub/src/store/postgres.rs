@@ -539,6 +539,17 @@ impl Store for PostgresStore {
         Ok(DeliveryId(id))
     }
 
+    async fn delivered(&self, id: RegistrationId) -> Result<bool> {
+        let c = self.client.lock().await;
+        let row = c
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM deliveries WHERE registration_id = $1)",
+                &[&id.0],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     async fn confirm_download(
         &self,
         issuance_id: IssuanceId,

@@ -4,7 +4,12 @@
 //! before the call returns — also across power loss, which `NORMAL` does not promise in
 //! WAL mode. Writes take the write lock at `BEGIN IMMEDIATE`, and `busy_timeout` makes
 //! a second process (another stub instance on the same file) wait for it rather than
-//! fail. Each handle owns one connection; calls run on tokio's blocking pool.
+//! fail. Reads run on tokio's blocking pool, writes on the handle's writer thread.
+//!
+//! [`SqliteStore::open_inline`] is the other mode, for a stub embedded in a synchronous
+//! simulation (the scenario world): one connection, every call runs on the caller's
+//! thread inside the future's first poll (one transaction per write), and `synchronous`
+//! is the caller's choice — see [`Synchronous`].
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -46,10 +51,60 @@ const MAX_BATCH: usize = 1024;
 /// concurrent writers cost one fsync instead of a thousand.
 #[derive(Clone)]
 pub struct SqliteStore {
-    readers: Arc<[Mutex<Connection>]>,
-    next_reader: Arc<std::sync::atomic::AtomicUsize>,
-    writer: std::sync::mpsc::Sender<Job>,
+    backend: Backend,
 }
+
+#[derive(Clone)]
+enum Backend {
+    /// Reader connections on the blocking pool, one writer thread (group commit).
+    Pooled {
+        readers: Arc<[Mutex<Connection>]>,
+        next_reader: Arc<std::sync::atomic::AtomicUsize>,
+        writer: std::sync::mpsc::Sender<Job>,
+    },
+    /// One connection used on the caller's thread ([`SqliteStore::open_inline`]).
+    Inline(Arc<Mutex<Connection>>),
+}
+
+/// `PRAGMA synchronous` in WAL mode: how far a commit goes before the call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// The WAL is fsynced at every commit: durable across power loss (the daemon's
+    /// setting, [`SqliteStore::open`]).
+    Full,
+    /// The WAL is fsynced at checkpoints only: a commit survives the process stopping
+    /// (it is in the operating system's cache) but may be lost with the machine.
+    Normal,
+    /// Never fsynced: like `Normal` for a process stop, and the database may be
+    /// corrupted by a power loss. For throwaway files (a simulation's temporary store).
+    Off,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Off => "OFF",
+        }
+    }
+}
+
+/// How an inline handle ([`SqliteStore::open_inline`]) uses its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlineOptions {
+    /// `PRAGMA synchronous`.
+    pub synchronous: Synchronous,
+    /// `PRAGMA locking_mode = EXCLUSIVE`: the connection takes the file lock once and
+    /// keeps it until it is closed — no lock system calls per transaction and no
+    /// shared-memory WAL index — and no other connection (or process) can use the file
+    /// meanwhile.
+    pub exclusive: bool,
+}
+
+/// Prepared statements kept per connection: every statement of the registration,
+/// provisioning and report paths fits, so none is parsed twice.
+const STATEMENT_CACHE: usize = 64;
 
 /// Runs after the batch commit with the commit's result.
 type Finish = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
@@ -57,8 +112,24 @@ type Finish = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 /// is kept), `false` to roll its savepoint back.
 type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
 
-fn configure(conn: &Connection, path: &Path) -> Result<()> {
+fn configure(conn: &Connection, path: &Path, synchronous: Synchronous) -> Result<()> {
+    configure_with(conn, path, synchronous, false)
+}
+
+fn configure_with(
+    conn: &Connection,
+    path: &Path,
+    synchronous: Synchronous,
+    exclusive: bool,
+) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // First, so that switching a new file to WAL already syncs as asked.
+    conn.pragma_update(None, "synchronous", synchronous.pragma())?;
+    if exclusive {
+        // Before WAL is entered, so that no shared-memory index is ever created.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    }
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Invalid(format!(
@@ -66,7 +137,8 @@ fn configure(conn: &Connection, path: &Path) -> Result<()> {
             path.display()
         )));
     }
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    // Again: entering WAL mode may reset it.
+    conn.pragma_update(None, "synchronous", synchronous.pragma())?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
@@ -84,10 +156,10 @@ impl SqliteStore {
     /// [`SqliteStore::open`] for synchronous callers (not on an async runtime thread).
     pub fn open_blocking(path: &Path) -> Result<SqliteStore> {
         let mut conn = Connection::open(path)?;
-        configure(&conn, path)?;
+        configure(&conn, path, Synchronous::Full)?;
         migrate(&mut conn, SQLITE)?;
         let wconn = Connection::open(path)?;
-        configure(&wconn, path)?;
+        configure(&wconn, path, Synchronous::Full)?;
         let (writer, jobs) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -98,13 +170,36 @@ impl SqliteStore {
         let mut readers = vec![Mutex::new(conn)];
         for _ in 1..READERS {
             let r = Connection::open(path)?;
-            configure(&r, path)?;
+            configure(&r, path, Synchronous::Full)?;
             readers.push(Mutex::new(r));
         }
         Ok(SqliteStore {
-            readers: readers.into(),
-            next_reader: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-            writer,
+            backend: Backend::Pooled {
+                readers: readers.into(),
+                next_reader: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+                writer,
+            },
+        })
+    }
+
+    /// Opens or creates the database file (WAL, `synchronous` and locking as `options`
+    /// say), applies pending migrations, and returns a handle whose calls all run **on
+    /// the caller's thread**
+    /// on one connection: each read is a plain query, each write one `BEGIN IMMEDIATE`
+    /// transaction committed before the call's future resolves (on its first poll). No
+    /// thread is started, and no tokio runtime is needed for the store itself.
+    ///
+    /// For synchronous callers that drive the futures with `block_on` — the scenario
+    /// world's embedded stub. Clones share the connection. A tokio server should use
+    /// [`SqliteStore::open`] instead: this mode blocks the polling thread for the
+    /// duration of each statement (microseconds, or up to the busy timeout when another
+    /// process holds the write lock).
+    pub fn open_inline(path: &Path, options: InlineOptions) -> Result<SqliteStore> {
+        let mut conn = Connection::open(path)?;
+        configure_with(&conn, path, options.synchronous, options.exclusive)?;
+        migrate(&mut conn, SQLITE)?;
+        Ok(SqliteStore {
+            backend: Backend::Inline(Arc::new(Mutex::new(conn))),
         })
     }
 
@@ -124,10 +219,20 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let readers = self.readers.clone();
-        let start = self
-            .next_reader
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (readers, next_reader) = match &self.backend {
+            Backend::Pooled {
+                readers,
+                next_reader,
+                ..
+            } => (readers.clone(), next_reader),
+            Backend::Inline(conn) => {
+                let mut guard = conn
+                    .lock()
+                    .map_err(|_| StoreError::Task("connection mutex poisoned".into()))?;
+                return f(&mut guard);
+            }
+        };
+        let start = next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             let n = readers.len();
             // A free reader if there is one, else wait for the round-robin pick.
@@ -151,6 +256,18 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        let writer = match &self.backend {
+            Backend::Pooled { writer, .. } => writer,
+            Backend::Inline(conn) => {
+                let mut guard = conn
+                    .lock()
+                    .map_err(|_| StoreError::Task("connection mutex poisoned".into()))?;
+                let tx = guard.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let value = f(&tx)?;
+                tx.commit()?;
+                return Ok(value);
+            }
+        };
         let (reply, answer) = tokio::sync::oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |conn| {
             let result = f(conn);
@@ -163,7 +280,7 @@ impl SqliteStore {
             });
             (ok, finish)
         });
-        self.writer
+        writer
             .send(job)
             .map_err(|_| StoreError::Task("writer thread gone".into()))?;
         answer
@@ -727,6 +844,18 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )?;
             Ok(DeliveryId(id))
+        })
+        .await
+    }
+
+    async fn delivered(&self, id: RegistrationId) -> Result<bool> {
+        self.run(move |c| {
+            Ok(cached_row(
+                c,
+                "SELECT EXISTS (SELECT 1 FROM deliveries WHERE registration_id = ?1)",
+                [id.0],
+                |r| r.get(0),
+            )?)
         })
         .await
     }

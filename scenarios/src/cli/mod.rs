@@ -2,9 +2,12 @@
 //!
 //! One clap [`Cli`] with a [`Command`] per top-level subcommand; each lives in its own
 //! module with an `Args` type and a `run(args) -> anyhow::Result<ExitCode>` function.
-//! `run`, `list` and `check` (scenario files) live in [`run`].
+//! `run`, `list` and `check` (scenario files) live in [`run`]; `serve-vpcd` (a scenario
+//! card for `run --reader`) in [`serve`].
 
 pub mod run;
+pub mod serve;
+pub mod stub_config;
 pub mod trace;
 
 use std::process::ExitCode;
@@ -32,6 +35,11 @@ pub enum Command {
     List(run::ListArgs),
     /// Validate scenario files without running them.
     Check(run::CheckArgs),
+    /// Serve a scenario's card to pcscd through vpcd (for `run --reader pcsc:NAME`).
+    ServeVpcd(serve::ServeArgs),
+    /// Write a `provisioning-stub serve` configuration (inventory, device database,
+    /// keys) for a scenario, to play it with `run --stub`.
+    StubConfig(stub_config::StubConfigArgs),
 }
 
 /// Exit status when the command could not do its job (bad file, reader error, …).
@@ -45,6 +53,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::List(args) => run::list(args),
         Command::Check(args) => run::check(args),
+        Command::ServeVpcd(args) => serve::run(args),
+        Command::StubConfig(args) => stub_config::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -37,11 +37,25 @@ pub struct RunArgs {
     pub report: Option<PathBuf>,
     /// Use an external provisioning stub at HOST:PORT (through the network
     /// simulator's SMPP side) instead of the embedded one.
+    /// The world's SMSC listens for SMPP there and the stub binds to it as ESME; one
+    /// scenario per run (`docs/scenarios.md`, "External stub").
     #[arg(long, value_name = "HOST:PORT")]
     pub stub: Option<String>,
-    /// Use a real (or vpcd) card in this PC/SC reader for the scenario's card.
+    /// The external stub's configuration as `imeitrack stub-config` wrote it: the
+    /// world reads the stub's verdicts and ledger from its SQLite store.
+    #[arg(long, value_name = "FILE", requires = "stub")]
+    pub stub_config: Option<PathBuf>,
+    /// Use a real (or vpcd) card in this PC/SC reader for the scenario's card; one
+    /// scenario per run (docs/scenarios.md, "A card in a PC/SC reader").
     #[arg(long, value_name = "pcsc:NAME")]
     pub reader: Option<String>,
+    /// Write one APDU trace per card and scenario into this directory
+    /// (`<scenario>.<card>.apdu`, docs/traces.md); created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub trace_dir: Option<PathBuf>,
+    /// With --reader: the scenario card that is in the reader (default: the only one).
+    #[arg(long, value_name = "NAME", requires = "reader")]
+    pub card: Option<String>,
 }
 
 /// `imeitrack list`.
@@ -156,16 +170,36 @@ pub fn run_with(args: RunArgs, factory: &dyn EngineFactory) -> Result<ExitCode> 
         }
         anyhow::bail!("{} invalid scenario files; nothing was run", bad.len());
     }
+    if args.reader.is_some() && scenarios.len() != 1 {
+        anyhow::bail!(
+            "--reader plays one scenario per run ({} given): each starts from a freshly personalised card (docs/scenarios.md, \"A card in a PC/SC reader\")",
+            scenarios.len()
+        );
+    }
+    if let Some(addr) = &args.stub
+        && scenarios.len() != 1
+    {
+        anyhow::bail!(
+            "--stub {addr}: plays exactly one scenario per run (each needs its own fresh stub configuration from `imeitrack stub-config`), but {} were given",
+            scenarios.len()
+        );
+    }
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
+    if let Some(dir) = &args.trace_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let runner = Runner {
         jobs,
         options: EngineOptions {
             stub: args.stub.clone(),
             reader: args.reader.clone(),
+            trace_dir: args.trace_dir.clone(),
+            card: args.card.clone(),
+            stub_config: args.stub_config.clone(),
         },
     };
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -204,6 +238,9 @@ pub fn run_with(args: RunArgs, factory: &dyn EngineFactory) -> Result<ExitCode> 
         std::fs::write(&path, html::html_report("imeitrack run", &results))
             .with_context(|| format!("writing {}", path.display()))?;
         println!("report: {}", path.display());
+    }
+    if let Some(dir) = &args.trace_dir {
+        println!("APDU traces (one per card and scenario): {}", dir.display());
     }
     Ok(ExitCode::from(exit_status(&results)))
 }

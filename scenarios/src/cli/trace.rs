@@ -14,13 +14,15 @@ use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
 use handset_sim::CardReader;
 use handset_sim::reader::pcsc::{PcscReader, ReaderSelector};
-use handset_sim::reader::sim::SimulatedReader;
 use handset_sim::terminal::uicc::CardFile;
-use handset_sim::trace::card::{card_clock_ms, find_card_file, fresh_card};
+use handset_sim::terminal::uicc::SimulatedUicc;
+use handset_sim::trace::card::{CardTimeline, find_card_file, fresh_card, replay_card};
 use handset_sim::trace::decode::decode_trace;
 use handset_sim::trace::format::MAGIC;
 use handset_sim::trace::pcap::{self, ExportOptions};
 use handset_sim::trace::{ReplayOptions, Trace, WriteOptions, read_trace, replay, scriptor};
+
+use crate::engine::traces::{SCENARIO_FILE_KEY, fresh_scenario_card};
 
 /// Exit status of `trace replay` when the card diverged from the trace.
 pub const EXIT_DIVERGED: u8 = 1;
@@ -40,20 +42,26 @@ pub enum TraceCommand {
     /// the first divergence (with a side-by-side report), 0 when all match.
     ///
     /// The card is the project's own card, freshly personalised in this process from
-    /// --card CARD.toml (or from the card file the trace header names, `# card: …`),
-    /// with its clock fixed (header `card-clock-ms`, default 0) — or a real card with
-    /// --reader pcsc:NAME.
+    /// --card CARD.toml, or from a scenario file and card name (--scenario, or the
+    /// header's `scenario-file` and `card`: traces of `imeitrack run --trace-dir`), or
+    /// from the card file the header names (`# card: …toml`); its clock and NVM power
+    /// cuts follow the header (`card-clock-ms`, `card-clock`, `nvm-cut`). Or a real
+    /// card with --reader pcsc:NAME.
     Replay {
         /// Trace to replay.
         file: PathBuf,
         /// Reader holding the card: `pcsc:NAME` (exact name, index or unique part of it).
-        #[arg(long, conflicts_with = "card")]
+        #[arg(long, conflicts_with_all = ["card", "scenario"])]
         reader: Option<String>,
         /// Replay against a freshly personalised in-process card from this card file
         /// (TOML, e.g. handset-sim/cards/example.toml). Default: the header's `card`.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "scenario")]
         card: Option<PathBuf>,
-        /// Card clock in ms for --card (default: the header's card-clock-ms, else 0).
+        /// Replay against the header's `card` personalised as the scenario engine does
+        /// from this scenario file (default: the header's `scenario-file`).
+        #[arg(long, value_name = "SCENARIO.toml")]
+        scenario: Option<PathBuf>,
+        /// Card clock in ms at the start (default: the header's card-clock-ms, else 0).
         #[arg(long, value_name = "MS", conflicts_with = "reader")]
         card_clock_ms: Option<u64>,
         /// Do not compare ATRs.
@@ -109,14 +117,18 @@ pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
             file,
             reader,
             card,
+            scenario,
             card_clock_ms,
             no_atr,
             update,
         } => replay_cmd(
             &file,
-            reader.as_deref(),
-            card.as_deref(),
-            card_clock_ms,
+            Target {
+                reader: reader.as_deref(),
+                card: card.as_deref(),
+                scenario: scenario.as_deref(),
+                clock_ms: card_clock_ms,
+            },
             no_atr,
             update,
         ),
@@ -227,29 +239,87 @@ pub fn load(path: &Path) -> Result<Trace> {
     }
 }
 
-/// What `trace replay` sends the commands to.
-fn replay_target(
-    trace: &Trace,
-    file: &Path,
-    reader: Option<&str>,
-    card: Option<&Path>,
+/// What `trace replay` was told to replay against.
+#[derive(Debug, Clone, Copy)]
+struct Target<'a> {
+    reader: Option<&'a str>,
+    card: Option<&'a Path>,
+    scenario: Option<&'a Path>,
     clock_ms: Option<u64>,
-) -> Result<(Box<dyn CardReader>, String)> {
-    if let Some(spec) = reader {
+}
+
+/// What `trace replay` sends the commands to.
+enum Against {
+    /// A real card.
+    Reader(Box<dyn CardReader>),
+    /// The project's card, fresh, with the trace's clock and cuts.
+    Card(Box<SimulatedUicc>, CardTimeline),
+}
+
+/// `name` as a path: absolute as is; else relative to the current directory; else to
+/// each directory above `trace` (nearest first).
+fn find_near(name: &str, trace: &Path) -> Option<PathBuf> {
+    let p = Path::new(name.trim());
+    if p.is_absolute() || p.is_file() {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    let dir = trace.canonicalize().ok()?;
+    dir.ancestors()
+        .skip(1)
+        .map(|d| d.join(p))
+        .find(|c| c.is_file())
+}
+
+fn replay_target(trace: &Trace, file: &Path, t: Target<'_>) -> Result<(Against, String)> {
+    if let Some(spec) = t.reader {
         let Some(pcsc_name) = spec.strip_prefix("pcsc:") else {
             bail!("unknown reader {spec:?}: expected pcsc:NAME");
         };
         let r = PcscReader::open(&ReaderSelector::Auto(pcsc_name.to_owned()))
             .with_context(|| format!("opening PC/SC reader {pcsc_name:?}"))?;
         let what = format!("PC/SC reader {}", r.name());
-        return Ok((Box::new(r), what));
+        return Ok((Against::Reader(Box::new(r)), what));
     }
-    let card_path = match card {
+    let mut timeline = CardTimeline::from_header(&trace.header)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    if let Some(ms) = t.clock_ms {
+        timeline.clock_ms = ms;
+    }
+    let header_scenario = trace.header.get(SCENARIO_FILE_KEY);
+    let scenario_path = match (t.card, t.scenario, header_scenario) {
+        (Some(_), _, _) | (None, None, None) => None,
+        (None, Some(p), _) => Some(p.to_path_buf()),
+        (None, None, Some(name)) => Some(find_near(name, file).with_context(|| {
+            format!(
+                "{}: header {SCENARIO_FILE_KEY}: {name} not found (from the current \
+                 directory or above the trace); give it with --scenario FILE",
+                file.display()
+            )
+        })?),
+    };
+    if let Some(path) = scenario_path {
+        let card = trace.header.get("card").map(str::trim).with_context(|| {
+            format!(
+                "{}: the header names no `card` of the scenario",
+                file.display()
+            )
+        })?;
+        let scenario = crate::scenario::load(&path)?;
+        let uicc = fresh_scenario_card(&scenario, card)?;
+        let what = format!(
+            "card {card} of {} as the engine personalises it ({})",
+            path.display(),
+            timeline.describe()
+        );
+        return Ok((Against::Card(Box::new(uicc), timeline), what));
+    }
+    let card_path = match t.card {
         Some(p) => p.to_path_buf(),
         None => find_card_file(&trace.header, Some(file)).with_context(|| {
             format!(
-                "say what to replay against: --card CARD.toml (the trace header names no \
-                 card file that exists{}) or --reader pcsc:NAME",
+                "say what to replay against: --card CARD.toml or --scenario FILE (the \
+                 trace header names no card file or scenario file that exists{}) or \
+                 --reader pcsc:NAME",
                 trace
                     .header
                     .get("card")
@@ -259,39 +329,33 @@ fn replay_target(
         })?,
     };
     let card_file = CardFile::load(&card_path).map_err(anyhow::Error::msg)?;
-    let clock = match clock_ms {
-        Some(ms) => ms,
-        None => {
-            card_clock_ms(&trace.header).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
-        }
-    };
-    let uicc = fresh_card(&card_file, clock)
+    let uicc = fresh_card(&card_file, timeline.clock_ms)
         .map_err(|e| anyhow::anyhow!("{}: {e}", card_path.display()))?;
     let what = format!(
-        "a fresh card from {} (card clock {clock} ms)",
-        card_path.display()
+        "a fresh card from {} ({})",
+        card_path.display(),
+        timeline.describe()
     );
-    Ok((Box::new(SimulatedReader::new(uicc)), what))
+    Ok((Against::Card(Box::new(uicc), timeline), what))
 }
 
-fn replay_cmd(
-    file: &Path,
-    reader: Option<&str>,
-    card: Option<&Path>,
-    clock_ms: Option<u64>,
-    no_atr: bool,
-    update: bool,
-) -> Result<ExitCode> {
+fn replay_cmd(file: &Path, target: Target<'_>, no_atr: bool, update: bool) -> Result<ExitCode> {
     let trace = load(file)?;
     let name = file.display().to_string();
-    let (mut r, target) = replay_target(&trace, file, reader, card, clock_ms)?;
+    let (against, target) = replay_target(&trace, file, target)?;
     let opts = ReplayOptions {
         check_atr: !no_atr,
         keep_going: update,
         record: update,
     };
-    let outcome = replay(&trace, &mut *r, opts);
-    r.power_off();
+    let outcome = match against {
+        Against::Reader(mut r) => {
+            let o = replay(&trace, &mut *r, opts);
+            r.power_off();
+            o
+        }
+        Against::Card(uicc, timeline) => replay_card(&trace, *uicc, &timeline, opts),
+    };
     if update {
         let actual = outcome.actual.as_ref().context("replay recorded nothing")?;
         let tmp = file.with_extension("apdu.tmp");

@@ -1,16 +1,23 @@
 //! The scenario engine: plays scenario [`Step`]s on the in-process [`crate::world`]
 //! (issue 7). [`WorldFactory`] builds a [`World`] from a scenario's world (networks,
 //! operators, manufacturers and their key sources, models, handsets, cards, fleets,
-//! policy, fees) with the provisioning stub hosted in-process ([`stub::HostedStub`]);
+//! policy, fees) with the real provisioning stub embedded in-process
+//! ([`crate::world::stub::EmbeddedStub`]: SQLite in a temporary directory, key servers
+//! over mutual TLS on loopback; its configuration comes from the world, [`stub`]);
 //! [`WorldEngine`] translates each action into world operations and builds the
 //! runner's [`Observation`] from the world's views, verdicts and ledger.
 //!
-//! Known wart: scenario models come from `scenarios/src/scenario/catalogue.toml` (and
-//! the scenario's own `[world.models]`), not from `handset-sim/catalogue/`; each model
-//! becomes a handset-sim [`Handset`] built from its facts (TAC, toolkit support,
-//! release year).
+//! Handsets: a model from `handset-sim/catalogue/` is that profile with the handset's
+//! IMEI (its capabilities, IMEISV software version and language); a model only the
+//! scenario declares gets every capability (without PROVIDE LOCAL INFORMATION and SEND
+//! SHORT MESSAGE when `toolkit = false`).
 
+mod cut_points;
+pub mod external;
+pub mod reader;
 pub mod stub;
+pub mod stub_config;
+pub mod traces;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -22,14 +29,8 @@ use applet::wire::sms;
 use handset_sim::network::{DownWindow, Faults, Network, Networks, Operator, Plmn, RpCause};
 use handset_sim::profile::{Handset, HandsetProfile, all_capabilities};
 use handset_sim::terminal::TerminalConfig;
-use provisioning_stub::billing::{BillingConfig, ManufacturerTerms, OperatorTerms, Share};
-use provisioning_stub::devices::{Date as DbDate, DeviceModel, Tac as DbTac};
+use provisioning_stub::devices::Date as DbDate;
 use provisioning_stub::inventory::{Card as InvCard, Iccid, Imsi, RegistrationKey};
-use provisioning_stub::keys::DeviceKeySigner;
-use provisioning_stub::policy::{
-    DepreciatedModel, Operator as PolicyOperator, Plmn as PolicyPlmn, PolicyConfig, Relationship,
-    UnknownTacHandling,
-};
 
 use crate::runner::{
     CardObservation, EngineError, Event, FleetObservation, HandsetObservation, LedgerEntry,
@@ -37,18 +38,19 @@ use crate::runner::{
 };
 use crate::runner::{Engine, EngineFactory, EngineOptions};
 use crate::scenario::format::{
-    self, KeySource as FileKeySource, KeySourceExpect, LedgerKind, RegistrationEvent, RejectReason,
-    SessionOutcome, StubVerb, StubWhen,
+    self, KeySourceExpect, LedgerKind, RegistrationEvent, RejectReason, SessionOutcome, StubVerb,
+    StubWhen,
 };
 use crate::scenario::{Action, CutAt, Scenario, Step};
 use crate::world::{self, CardSpec, HandsetSpec, World, WorldBuilder};
 
-use stub::{Control, HostedStub, Keys, StubSetup};
+use crate::world::stub::Control;
+use stub::SigningKey;
 
 /// Fleet members in a scenario above which the ladder shows member #0 of each fleet only.
 const BUSY_FLEET: usize = 100;
 
-/// The number the hosted stub answers on (every card's registration server).
+/// The number the embedded stub answers on (every card's registration server).
 pub const STUB_NUMBER: &str = "447700900123";
 
 /// Builds a [`WorldEngine`] per scenario: everything in-process.
@@ -61,17 +63,22 @@ impl EngineFactory for WorldFactory {
         scenario: &Scenario,
         options: &EngineOptions,
     ) -> Result<Box<dyn Engine>, EngineError> {
-        if let Some(s) = &options.stub {
-            return Err(EngineError::Unsupported(format!(
-                "--stub {s}: an external stub through SMPP is not supported yet (the world hosts its stub in-process only)"
-            )));
-        }
         if let Some(r) = &options.reader {
-            return Err(EngineError::Unsupported(format!(
-                "--reader {r}: a PC/SC card is not supported yet (the world plays simulated cards only)"
-            )));
+            // One scenario card in a PC/SC reader (`reader` module docs).
+            return Ok(Box::new(reader::ReaderEngine::open_pcsc(
+                scenario,
+                r,
+                options.card.as_deref(),
+            )?));
         }
-        Ok(Box::new(WorldEngine::new(scenario)?))
+        if let Some(s) = &options.stub {
+            return external::start(scenario, s, options);
+        }
+        let engine = WorldEngine::new(scenario)?;
+        Ok(match &options.trace_dir {
+            Some(dir) => Box::new(traces::TracingEngine::new(engine, scenario, dir)),
+            None => Box::new(engine),
+        })
     }
 }
 
@@ -194,7 +201,10 @@ fn date_of(d: &crate::scenario::values::Date) -> Option<DbDate> {
     DbDate::new(i32::from(d.year), d.month, d.day)
 }
 
-/// A handset-sim handset for a scenario model with this IMEI.
+/// A handset-sim handset for a scenario model with this IMEI: the model's handset-sim
+/// catalogue profile when it has one, else a profile built from its facts. `toolkit`
+/// other than the model's adds or removes PROVIDE LOCAL INFORMATION and SEND SHORT
+/// MESSAGE.
 fn build_handset(
     model_id: &str,
     model: &format::Model,
@@ -202,22 +212,45 @@ fn build_handset(
     imei: &str,
     toolkit: bool,
 ) -> Result<Handset, EngineError> {
-    let mut caps = all_capabilities();
-    if !toolkit {
-        caps.retain(|c| c != "provide_local_information" && c != "send_short_message");
-    }
-    let valid_imei = format!("{}{}", &imei[..14], luhn(&imei[..14]));
-    let profile = HandsetProfile {
-        make: maker.to_owned(),
-        model: model.name.clone(),
-        manufacturer: model.manufacturer.get_ref().clone(),
-        tac: model.tac.as_str().to_owned(),
-        imei: valid_imei.clone(),
-        imeisv: format!("{}01", &valid_imei[..14]),
-        release_year: model.released.year,
-        depreciated: false,
-        language: "en".into(),
-        capabilities: caps,
+    const TOOLKIT: [&str; 2] = ["provide_local_information", "send_short_message"];
+    let body = imei
+        .get(..14)
+        .ok_or_else(|| failed(format!("IMEI {imei}: expected 15 digits")))?;
+    let valid_imei = format!("{body}{}", luhn(body));
+    let profile = match &model.profile {
+        Some(p) => {
+            let mut p = p.clone();
+            // The unit keeps the sample's software version number (SVN).
+            let svn = p.imeisv.get(14..).unwrap_or("01").to_owned();
+            p.imei = valid_imei.clone();
+            p.imeisv = format!("{body}{svn}");
+            if toolkit != model.toolkit {
+                p.capabilities.retain(|c| !TOOLKIT.contains(&c.as_str()));
+                if toolkit {
+                    p.capabilities
+                        .extend(TOOLKIT.iter().map(|c| (*c).to_owned()));
+                }
+            }
+            p
+        }
+        None => {
+            let mut caps = all_capabilities();
+            if !toolkit {
+                caps.retain(|c| !TOOLKIT.contains(&c.as_str()));
+            }
+            HandsetProfile {
+                make: maker.to_owned(),
+                model: model.name.clone(),
+                manufacturer: model.manufacturer.get_ref().clone(),
+                tac: model.tac.as_str().to_owned(),
+                imei: valid_imei.clone(),
+                imeisv: format!("{body}01"),
+                release_year: model.released.year,
+                depreciated: false,
+                language: "en".into(),
+                capabilities: caps,
+            }
+        }
     };
     let mut h = profile
         .validate()
@@ -234,6 +267,15 @@ fn build_handset(
 impl WorldEngine {
     /// Builds the world of `scenario`.
     pub fn new(scenario: &Scenario) -> Result<Self, EngineError> {
+        Self::new_with(scenario, None)
+    }
+
+    /// Builds the world of `scenario` with `server` (e.g. [`world::smpp_bridge`]'s
+    /// bridge to an external stub) in place of the hosted stub when given.
+    pub fn new_with(
+        scenario: &Scenario,
+        server: Option<Box<dyn world::ProvisioningServer>>,
+    ) -> Result<Self, EngineError> {
         let w = &scenario.world;
         let seed = scenario.seed;
         // Networks and operators.
@@ -259,104 +301,21 @@ impl WorldEngine {
                 })
                 .map_err(failed)?;
         }
-        // Manufacturers' signing keys, seeded.
-        let mut signers = BTreeMap::new();
-        let mut keys = BTreeMap::new();
-        for (id, m) in &w.manufacturers {
-            let mut rng = world::clock::rng_for(seed, &format!("manufacturer {id}"));
-            let mut s = [0u8; 32];
-            for c in s.chunks_mut(8) {
-                c.copy_from_slice(&rng.next_u64().to_le_bytes());
-            }
-            let signer = Arc::new(DeviceKeySigner::from_seed(&zeroize::Zeroizing::new(s)));
-            keys.insert(
-                id.clone(),
-                match m.keys {
-                    FileKeySource::Local => Keys::Local(signer.clone()),
-                    FileKeySource::Manufacturer => Keys::Manufacturer(signer.clone()),
-                    FileKeySource::None => Keys::None,
-                },
-            );
-            signers.insert(id.clone(), signer);
-        }
-        // Device database.
-        let mut devices = BTreeMap::new();
-        for m in w.models.values() {
-            if !m.in_database {
-                continue;
-            }
-            let maker = w
-                .manufacturers
-                .get(m.manufacturer.get_ref())
-                .map_or_else(|| m.manufacturer.get_ref().clone(), |x| x.name.clone());
-            devices.insert(
-                m.tac.as_str().to_owned(),
-                DeviceModel {
-                    tac: DbTac::parse(m.tac.as_str()).map_err(failed)?,
-                    manufacturer: m.manufacturer.get_ref().clone(),
-                    make: maker,
-                    model: m.name.clone(),
-                    release_date: date_of(&m.released),
-                    camera: Some(true),
-                    screen: String::new(),
-                    bands: Vec::new(),
-                },
-            );
-        }
-        // Policy and billing.
-        let mut policy = PolicyConfig {
-            max_age_months: w.policy.max_age_months,
-            unknown_tac: match w.policy.unknown_tac {
-                format::UnknownTac::Standard => UnknownTacHandling::Standard,
-                format::UnknownTac::Reject => UnknownTacHandling::Reject,
-                format::UnknownTac::Depreciated => UnknownTacHandling::Depreciated,
-            },
-            ..PolicyConfig::default()
-        };
-        let mut billing = BillingConfig::default();
-        let mut apns = BTreeMap::new();
-        for (name, o) in &w.operators {
-            let p = o.plmn.get_ref();
-            policy.operators.push(PolicyOperator {
-                id: name.clone(),
-                plmns: vec![PolicyPlmn::parse(&format!("{}-{}", p.mcc, p.mnc)).map_err(failed)?],
-            });
-            for r in &o.relationships {
-                policy.relationships.push(Relationship {
-                    operator: name.clone(),
-                    manufacturer: r.get_ref().clone(),
-                });
-            }
-            if let Some(f) = &o.fee {
-                billing.operators.push(OperatorTerms {
-                    operator: name.clone(),
-                    fee_minor: f.amount_minor,
-                    currency: f.currency.clone(),
-                });
-            }
-            apns.insert(name.clone(), o.apn.clone());
-        }
-        for (id, m) in &w.manufacturers {
-            if let Some(s) = m.share {
-                billing.manufacturers.push(ManufacturerTerms {
-                    manufacturer: id.clone(),
-                    share: match s {
-                        format::Share::BasisPoints(b) => Share::BasisPoints(b),
-                        format::Share::FixedMinor(f) => Share::FixedMinor(f),
-                    },
-                });
-            }
-        }
-        for d in &w.policy.depreciated {
-            if let Some(m) = w.models.get(d.get_ref()) {
-                policy.depreciated_models.push(DepreciatedModel {
-                    manufacturer: m.manufacturer.get_ref().clone(),
-                    model: m.name.clone(),
-                });
-            }
-        }
-        let mut builder = WorldBuilder::new(seed).networks(networks);
-        let mut inventory = BTreeMap::new();
+        // Manufacturers' signing keys, seeded (the handsets verify device keys with them).
+        let signers: BTreeMap<String, SigningKey> = w
+            .manufacturers
+            .keys()
+            .map(|id| (id.clone(), SigningKey::seeded(seed, id)))
+            .collect();
+        let devices = stub::device_database(w)?;
+        // Civil time of virtual time 0: the scenario's date, 00:00 UTC, for the whole
+        // world (so the stub's age rule judges on that date).
+        let date = date_of(&scenario.date).ok_or_else(|| failed("bad date"))?;
+        let epoch_unix_s = date.start().0 / 1000;
+        let mut builder = WorldBuilder::new(seed)
+            .epoch(epoch_unix_s, Some(4))
+            .networks(networks);
+        let mut inventory = Vec::new();
         let mut iccids = BTreeMap::new();
         // Cards.
         let mut add_card = |builder: WorldBuilder,
@@ -397,15 +356,12 @@ impl WorldEngine {
                     key,
                 },
             };
-            inventory.insert(
-                iccid.to_owned(),
-                InvCard {
-                    iccid: Iccid::parse(iccid).map_err(failed)?,
-                    imsi: Imsi::parse(imsi).map_err(failed)?,
-                    msisdn: None,
-                    key: RegistrationKey(key),
-                },
-            );
+            inventory.push(InvCard {
+                iccid: Iccid::parse(iccid).map_err(failed)?,
+                imsi: Imsi::parse(imsi).map_err(failed)?,
+                msisdn: None,
+                key: RegistrationKey(key),
+            });
             Ok(builder.card(
                 name,
                 CardSpec {
@@ -473,7 +429,7 @@ impl WorldEngine {
             let mut spec = HandsetSpec::new(h);
             spec.manufacturer_key = signers
                 .get(m.manufacturer.get_ref())
-                .map(|s| s.verifying_key());
+                .map(|k| k.signer.verifying_key());
             spec.terminal = TerminalConfig::default();
             Ok::<_, EngineError>(spec)
         };
@@ -560,22 +516,30 @@ impl WorldEngine {
                 },
             );
         }
-        let control = Arc::new(Mutex::new(Control::default()));
-        let setup = StubSetup {
-            cards: inventory,
-            devices,
-            policy,
-            billing,
-            apns,
-            keys,
-            today: date_of(&scenario.date).ok_or_else(|| failed("bad date"))?,
-            epoch_unix_s: world::clock::DEFAULT_EPOCH_UNIX_S,
-            seed,
+        let (server, control) = match server {
+            // An external stub (`--stub`): the world cannot arm its crash points.
+            Some(server) => (
+                server,
+                Arc::new(Mutex::new(world::stub::Control::default())),
+            ),
+            None => {
+                // Key servers only for the manufacturers whose handsets can appear.
+                let stub_world = scenario.stub_world();
+                let stub = stub::embedded(
+                    &stub_world,
+                    seed,
+                    &inventory,
+                    &devices,
+                    &signers,
+                    STUB_NUMBER,
+                    epoch_unix_s,
+                )?;
+                let control = stub.control();
+                let server: Box<dyn world::ProvisioningServer> = Box::new(stub);
+                (server, control)
+            }
         };
-        builder = builder.server(
-            STUB_NUMBER,
-            Box::new(HostedStub::new(setup, control.clone())),
-        );
+        builder = builder.server(STUB_NUMBER, server);
         let world = builder.build().map_err(failed)?;
         let mut engine = WorldEngine {
             world,
@@ -783,65 +747,6 @@ impl WorldEngine {
         Ok(())
     }
 
-    /// The NVM write number (1 = the next write from now, as [`World::cut_power_at_write`]
-    /// counts) at which `card`'s tracker starts committing the new IMEI: the first
-    /// journal write of `Record::commit_registered`'s transaction
-    /// (`applet/src/tracker/record.rs`; journal in `applet/src/card/nvm.rs`).
-    ///
-    /// Found by dry runs, deterministically: a fresh engine on the same scenario
-    /// replays the steps before `step_index`, arms a cut at write `k`, and plays the
-    /// following steps until `card` sends a registration. The tracker commits the
-    /// attempt (counter) before it releases SEND SHORT MESSAGE and commits the IMEI in
-    /// the next NVM transaction, answering the successful TERMINAL RESPONSE, with no
-    /// write in between: so a cut at any earlier write stops the SMS, and the smallest
-    /// `k` for which the registration still goes out is the IMEI commit's first write.
-    fn imei_commit_write(&self, step_index: usize, card: &str) -> Result<u32, EngineError> {
-        const MAX_WRITES: u32 = 256;
-        let steps = &self.scenario.steps;
-        let split = steps
-            .iter()
-            .position(|s| s.index == step_index)
-            .ok_or_else(|| failed(format!("step {step_index} not in the scenario")))?;
-        let (before, after) = steps.split_at(split);
-        let after = after.get(1..).unwrap_or(&[]);
-        for k in 1..=MAX_WRITES {
-            let mut dry = WorldEngine::new(&self.scenario)?;
-            for s in before {
-                dry.play(s)?;
-            }
-            let sent0 = dry.registrations_sent(card)?;
-            let arrows0 = dry.world.arrow_count();
-            dry.world.cut_power_at_write(card, k, 1).map_err(failed)?;
-            let mut sent = false;
-            for s in after {
-                dry.play(s)?;
-                if dry.registrations_sent(card)? > sent0 {
-                    sent = true;
-                    break;
-                }
-                let cut = dry
-                    .world
-                    .arrows_since(arrows0)
-                    .iter()
-                    .any(|a| a.actor == card && a.label == "power cut");
-                if cut {
-                    break;
-                }
-            }
-            if sent {
-                return Ok(k);
-            }
-        }
-        Err(failed(format!(
-            "cut_power at imei_commit: {card} sends no registration in the steps that follow (dry runs up to NVM write {MAX_WRITES})"
-        )))
-    }
-
-    fn registrations_sent(&self, card: &str) -> Result<usize, EngineError> {
-        let v = self.world.card_view(card).map_err(failed)?;
-        Ok(v.sent.iter().filter(|s| s.registration.is_some()).count())
-    }
-
     fn play(&mut self, step: &Step) -> Result<(), EngineError> {
         let now = self.world.now_ms();
         match &step.action {
@@ -859,14 +764,8 @@ impl WorldEngine {
             Action::CutPower { card, at } => {
                 let nth = match at {
                     CutAt::Write(n) => *n,
-                    CutAt::Point(format::NvmPoint::ImeiCommit) => {
-                        self.imei_commit_write(step.index, card)?
-                    }
-                    CutAt::Point(p) => {
-                        return Err(EngineError::Unsupported(format!(
-                            "cut_power at the named commit point {p:?}: only imei_commit is located so far (use at_write)"
-                        )));
-                    }
+                    // Located exactly by dry runs (`cut_points`).
+                    CutAt::Point(p) => self.nvm_point_write(step.index, card, *p)?,
                 };
                 self.world
                     .cut_power_at_write(card, nth, 1)
@@ -1113,11 +1012,15 @@ impl WorldEngine {
                                 _ => None,
                             },
                         },
+                        // The stub's labels (`provisioning_stub::pipeline` rejection
+                        // labels, the store's outcomes, the policy's refusal).
                         Err(r) => VerdictOutcome::Rejected(match r.as_str() {
                             "bad_mac" => RejectReason::BadMac,
-                            "replayed" => RejectReason::Replayed,
+                            // A byte-exact replay of a handled registration is the
+                            // store's "duplicate"; any other old counter is a "replay".
+                            "replay" | "duplicate" => RejectReason::Replayed,
                             "unknown_card" => RejectReason::UnknownCard,
-                            "invalid_imei" => RejectReason::InvalidImei,
+                            "imei_check_digit" | "invalid_imei" => RejectReason::InvalidImei,
                             "unknown_tac" => RejectReason::UnknownTac,
                             _ => RejectReason::Malformed,
                         }),

@@ -1,588 +1,287 @@
-//! The provisioning stub as the world hosts it: a synchronous [`ProvisioningServer`]
-//! built from the stub crate's own pure parts — `pipeline::check_registration` (structure,
-//! card, key version, AES-CMAC, IMEISV), `policy::decide`, `keys::DeviceKeySigner`,
-//! `cp::document` / `cp::push` / `cp::segments` (OMA CP over WAP push, NETWPIN) and
-//! `billing::on_download_confirmed` — with its state (registrations, replay counters,
-//! issuances, ledger) in memory instead of SQLite and on virtual time.
+//! The scenario world's provisioning stub: the real embedded stub
+//! ([`crate::world::stub::EmbeddedStub`]: SQLite store in a temporary directory, the
+//! manufacturers' key servers over mutual TLS on loopback) with its configuration
+//! generated from the scenario's world:
 //!
-//! Known differences from `provisioning-stub serve` (reported, not hidden):
-//! * the store is in memory (the daemon's async `Store` needs a tokio runtime and wall
-//!   clock timestamps); a "restart" keeps everything recorded before the ack, as the
-//!   daemon's durable store would;
-//! * the manufacturer's key server is a local Ed25519 signer per manufacturer reached
-//!   with no mTLS (arrows stub → manufacturer show the request and answer);
-//! * the handset confirms with handset-sim's provisional text report
-//!   (`IMEITRACK CP1 OK <key_id>`), not the stub's MAC'd `IMTC` report.
+//! * `[policy]` — every operator with its PLMN, relationships, the depreciated list (by
+//!   manufacturer id and model name), `max_age_months`, `unknown_tac`;
+//! * `[billing]` — operator fees, manufacturer shares;
+//! * `[omacp]` — NETWPIN, each operator's APN, an MMSC per manufacturer
+//!   (`http://mms.<id>.example/`);
+//! * `[[key_sources]]` — per manufacturer: `local` → the delegated signing key in a key
+//!   file, `manufacturer` → a key server started in-process
+//!   ([`crate::world::stub::manufacturer::start`]) with the process's test PKI, `none`
+//!   → no entry (depreciated devices of that make get nothing);
+//! * the inventory (every card with its registration key) and the device database (the
+//!   world's models with `in_database`), imported into the store.
+//!
+//! The generated file is kept next to the database as `stub.toml` (the same format as
+//! `provisioning-stub serve --config`).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use handset_sim::network::{Rng, ShortMessage};
-use provisioning_stub::billing::{self, BillingConfig};
-use provisioning_stub::cp::{self, CpSettings, Security};
-use provisioning_stub::devices::{Date as DbDate, DeviceModel, Imei as DbImei};
-use provisioning_stub::inventory::{Card, Iccid};
-use provisioning_stub::keys::{ApnSettings, DeviceKeySigner, Imei as KeyImei};
-use provisioning_stub::pipeline::{check_registration, iccid_digits};
-use provisioning_stub::policy::{self, PolicyConfig, Treatment as PolicyTreatment};
-use provisioning_stub::store::{Issuance, IssuanceId, KeySource, Timestamp, Verification};
+use provisioning_stub::devices::{Date, DeviceModel, Tac};
+use provisioning_stub::inventory::Card;
+use provisioning_stub::keys::DeviceKeySigner;
+use toml::{Table, Value};
+use zeroize::Zeroizing;
 
-use crate::world::{
-    ArrowSpec, Lane, LedgerLine, ProvisioningServer, ServerReply, ServerVerdict, Treatment,
-};
+use crate::runner::EngineError;
+use crate::scenario::format::{self, KeySource};
+use crate::world::{self, stub::EmbeddedStub, stub::manufacturer};
 
-/// Where one manufacturer's device keys come from.
-#[derive(Debug, Clone)]
-pub enum Keys {
-    /// The stub's local store holds the manufacturer's delegated signing key (FIG. 5A).
-    Local(Arc<DeviceKeySigner>),
-    /// The manufacturer's key server signs (FIG. 4 / 5B).
-    Manufacturer(Arc<DeviceKeySigner>),
-    /// No key can be had.
-    None,
+/// A manufacturer's signing key: the seed (for a delegated key file) and the signer.
+#[derive(Clone)]
+pub struct SigningKey {
+    /// Ed25519 seed.
+    pub seed: Zeroizing<[u8; 32]>,
+    /// The signer built from it.
+    pub signer: Arc<DeviceKeySigner>,
 }
 
-/// Static configuration of the hosted stub.
-#[derive(Debug, Clone)]
-pub struct StubSetup {
-    /// Inventory: cards by ICCID.
-    pub cards: BTreeMap<String, Card>,
-    /// Device database by TAC.
-    pub devices: BTreeMap<String, DeviceModel>,
-    /// Depreciation policy.
-    pub policy: PolicyConfig,
-    /// Fees and shares.
-    pub billing: BillingConfig,
-    /// Internet APN per operator id.
-    pub apns: BTreeMap<String, String>,
-    /// Key source per manufacturer id.
-    pub keys: BTreeMap<String, Keys>,
-    /// "Today" for the age rule.
-    pub today: DbDate,
-    /// Unix time of virtual time 0 (for key issuance times).
-    pub epoch_unix_s: i64,
-    /// Seed of key nonces.
-    pub seed: u64,
-}
-
-/// One-shot stub controls the engine arms (`stub = { when = … }`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Trigger {
-    /// Crash right after the next registration is stored (before it is acknowledged).
-    pub after_registration_stored: bool,
-    /// Crash right after the next reply is handed to the SMSC.
-    pub after_reply_sent: bool,
-}
-
-/// Shared between the stub and the engine: armed triggers and whether one fired.
-#[derive(Debug, Default)]
-pub struct Control {
-    /// Armed triggers.
-    pub armed: Trigger,
-    /// A trigger fired: the engine must stop the server now.
-    pub fired: bool,
-}
-
-#[derive(Debug, Clone)]
-struct Stored {
-    raw: Vec<u8>,
-    counter: u64,
-    provisioned: bool,
-    imei: String,
-}
-
-/// The hosted stub (see the module docs).
-pub struct HostedStub {
-    setup: StubSetup,
-    control: Arc<Mutex<Control>>,
-    crashed: bool,
-    /// Last accepted registration per ICCID.
-    last: BTreeMap<String, Stored>,
-    issuances: Vec<Issuance>,
-    confirmed: BTreeMap<i64, bool>,
-    verdicts: Vec<ServerVerdict>,
-    ledger: Vec<LedgerLine>,
-    reference: u8,
-    rng: Rng,
-}
-
-impl HostedStub {
-    /// A stub with this configuration and control handle.
-    pub fn new(setup: StubSetup, control: Arc<Mutex<Control>>) -> Self {
-        let rng = crate::world::clock::rng_for(setup.seed, "stub-keys");
-        HostedStub {
-            setup,
-            control,
-            crashed: false,
-            last: BTreeMap::new(),
-            issuances: Vec::new(),
-            confirmed: BTreeMap::new(),
-            verdicts: Vec::new(),
-            ledger: Vec::new(),
-            reference: 0,
-            rng,
-        }
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").finish_non_exhaustive()
     }
+}
 
-    fn now_ts(&self, now_ms: u64) -> Timestamp {
-        Timestamp(self.setup.epoch_unix_s * 1000 + i64::try_from(now_ms).unwrap_or(0))
+impl SigningKey {
+    /// The manufacturer's key for `seed` (the world's seed): the same every run.
+    pub fn seeded(world_seed: u64, manufacturer: &str) -> Self {
+        let mut rng = world::clock::rng_for(world_seed, &format!("manufacturer {manufacturer}"));
+        let mut seed = Zeroizing::new([0u8; 32]);
+        for c in seed.chunks_mut(8) {
+            c.copy_from_slice(&rng.next_u64().to_le_bytes());
+        }
+        let signer = Arc::new(DeviceKeySigner::from_seed(&seed));
+        SigningKey { seed, signer }
     }
+}
 
-    fn crash_if(&mut self, f: impl Fn(&Trigger) -> bool) -> bool {
-        let Ok(mut c) = self.control.lock() else {
-            return false;
-        };
-        if f(&c.armed) {
-            c.armed = Trigger::default();
-            c.fired = true;
-            self.crashed = true;
-            true
-        } else {
-            false
-        }
+/// The stub's device database for a world: every model with `in_database`, by its TAC,
+/// manufacturer id (as the policy and key sources name it), make and model name.
+pub fn device_database(w: &format::World) -> Result<Vec<DeviceModel>, EngineError> {
+    let mut devices = Vec::new();
+    for m in w.models.values().filter(|m| m.in_database) {
+        let maker = w
+            .manufacturers
+            .get(m.manufacturer.get_ref())
+            .map_or_else(|| m.manufacturer.get_ref().clone(), |x| x.name.clone());
+        devices.push(DeviceModel {
+            tac: Tac::parse(m.tac.as_str()).map_err(failed)?,
+            manufacturer: m.manufacturer.get_ref().clone(),
+            make: maker,
+            model: m.name.clone(),
+            release_date: Date::new(i32::from(m.released.year), m.released.month, m.released.day),
+            camera: Some(true),
+            screen: String::new(),
+            bands: Vec::new(),
+        });
     }
+    Ok(devices)
+}
 
-    fn on_registration(&mut self, sm: &ShortMessage, now_ms: u64) -> ServerReply {
-        let raw = &sm.user_data;
-        let iccid = raw
-            .get(8..18)
-            .map(iccid_digits)
-            .and_then(|d| Iccid::parse(&d).ok());
-        let card = iccid
-            .as_ref()
-            .and_then(|i| self.setup.cards.get(i.as_str()))
-            .cloned();
-        let checked = check_registration(raw, card.as_ref());
-        let mut reply = ServerReply::ack();
-        let iccid_s = iccid.as_ref().map(|i| i.as_str().to_owned());
-        let verdict = |outcome| ServerVerdict {
-            t_ms: now_ms,
-            iccid: iccid_s.clone(),
-            imei: checked.imei.clone(),
-            outcome,
-        };
-        let counter = match &checked.verification {
-            Verification::Rejected { .. } => {
-                let reason = match checked.rejection.unwrap_or("malformed") {
-                    "imei_check_digit" => "invalid_imei",
-                    "bad_mac" => "bad_mac",
-                    "unknown_card" => "unknown_card",
-                    _ => "malformed",
-                };
-                reply.arrows.push(
-                    ArrowSpec::new(
-                        Lane::Stub,
-                        Lane::Stub,
-                        format!("registration rejected: {reason}"),
-                    )
-                    .line(format!("{:?}", checked.verification))
-                    .line("nothing is sent back (no oracle)"),
-                );
-                let _ = reason;
-                self.verdicts.push(verdict(Err(reason.to_owned())));
-                return reply;
-            }
-            Verification::Verified { counter, .. } => *counter,
-        };
-        let (Some(card), Some(imei)) = (card, checked.imei.clone()) else {
-            return reply;
-        };
-        let key = card.iccid.as_str().to_owned();
-        // Replay check against the last accepted counter; an exact redelivery of a
-        // stored registration that was never provisioned resumes it (crash recovery).
-        let resume = match self.last.get(&key) {
-            Some(s) if s.raw == *raw && !s.provisioned => true,
-            Some(s) if counter <= s.counter => {
-                reply.arrows.push(
-                    ArrowSpec::new(Lane::Stub, Lane::Stub, "registration rejected: replayed")
-                        .line(format!("counter {counter} ≤ last accepted {}", s.counter)),
-                );
-                self.verdicts.push(verdict(Err("replayed".into())));
-                return reply;
-            }
-            _ => false,
-        };
-        if !resume {
-            self.last.insert(
-                key.clone(),
-                Stored {
-                    raw: raw.clone(),
-                    counter,
-                    provisioned: false,
-                    imei: imei.clone(),
-                },
-            );
-            reply.arrows.push(
-                ArrowSpec::new(Lane::Stub, Lane::Stub, "registration verified and stored")
-                    .line(format!("ICCID {key} IMEI {imei} counter {counter}")),
-            );
-        } else {
-            reply.arrows.push(ArrowSpec::new(
-                Lane::Stub,
-                Lane::Stub,
-                "redelivered registration found in store: resuming provisioning",
-            ));
+fn failed(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Failed(format!("embedded stub: {e}"))
+}
+
+fn table(entries: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+    Value::Table(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
+
+fn s(v: impl Into<String>) -> Value {
+    Value::String(v.into())
+}
+
+/// The embedded stub for a scenario world (see the module docs): `cards` is the
+/// inventory, `devices` the device database, `keys` each manufacturer's signing key,
+/// `number` the stub's address, `epoch_unix_s` the civil time of virtual time 0.
+pub fn embedded(
+    w: &format::World,
+    seed: u64,
+    cards: &[Card],
+    devices: &[DeviceModel],
+    keys: &BTreeMap<String, SigningKey>,
+    number: &str,
+    epoch_unix_s: i64,
+) -> Result<EmbeddedStub, EngineError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(failed)?;
+    let dir = tempfile::tempdir().map_err(failed)?;
+    let clock = manufacturer::VirtualClock::at(u64::try_from(epoch_unix_s).unwrap_or(0));
+    let mut config = Table::new();
+    config.insert(
+        "smsc".into(),
+        table([
+            // In-process: the world binds the stub to its SMSC without a socket.
+            ("address", s("127.0.0.1:1")),
+            ("system_id", s("world")),
+            ("password", s("world")),
+            ("source_addr", s(number)),
+        ]),
+    );
+    // Policy.
+    let mut policy = Table::new();
+    if let Some(m) = w.policy.max_age_months {
+        policy.insert("max_age_months".into(), Value::Integer(i64::from(m)));
+    }
+    policy.insert(
+        "unknown_tac".into(),
+        s(match w.policy.unknown_tac {
+            format::UnknownTac::Standard => "standard",
+            format::UnknownTac::Reject => "reject",
+            format::UnknownTac::Depreciated => "depreciated",
+        }),
+    );
+    let mut operators = Vec::new();
+    let mut relationships = Vec::new();
+    let mut fees = Vec::new();
+    let mut apns = Vec::new();
+    for (id, o) in &w.operators {
+        let p = o.plmn.get_ref();
+        operators.push(table([
+            ("id", s(id)),
+            (
+                "plmns",
+                Value::Array(vec![s(format!("{}-{}", p.mcc, p.mnc))]),
+            ),
+        ]));
+        for r in &o.relationships {
+            relationships.push(table([
+                ("operator", s(id)),
+                ("manufacturer", s(r.get_ref())),
+            ]));
         }
-        if self.crash_if(|t| t.after_registration_stored) {
-            if !resume {
-                self.verdicts.push(verdict(Ok(Treatment {
-                    depreciated: false,
-                    key_source: None,
-                    device_key: None,
-                })));
-            }
-            reply.accepted = false;
-            reply.arrows.push(ArrowSpec::new(
-                Lane::Stub,
-                Lane::Stub,
-                "stub crashes before the ack",
-            ));
-            return reply;
+        if let Some(f) = &o.fee {
+            fees.push(table([
+                ("operator", s(id)),
+                ("fee_minor", Value::Integer(f.amount_minor)),
+                ("currency", s(&f.currency)),
+            ]));
         }
-        let treatment = self.provision(&card, &imei, &sm.source, now_ms, &mut reply);
-        if let Some(s) = self.last.get_mut(&key) {
-            s.provisioned = true;
-            let _ = &s.imei;
-        }
-        match treatment {
-            Some(t) => {
-                if resume {
-                    // Verdict recorded when stored; complete it with the treatment.
-                    if let Some(v) = self
-                        .verdicts
-                        .iter_mut()
-                        .rev()
-                        .find(|v| v.iccid.as_deref() == Some(key.as_str()))
-                    {
-                        v.outcome = Ok(t);
-                    }
-                } else {
-                    self.verdicts.push(verdict(Ok(t)));
+        apns.push(table([("operator", s(id)), ("apn", s(&o.apn))]));
+    }
+    let depreciated: Vec<Value> = w
+        .policy
+        .depreciated
+        .iter()
+        .filter_map(|d| w.models.get(d.get_ref()))
+        .map(|m| {
+            table([
+                ("manufacturer", s(m.manufacturer.get_ref())),
+                ("model", s(&m.name)),
+            ])
+        })
+        .collect();
+    policy.insert("operators".into(), Value::Array(operators));
+    policy.insert("relationships".into(), Value::Array(relationships));
+    policy.insert("depreciated_models".into(), Value::Array(depreciated));
+    config.insert("policy".into(), Value::Table(policy));
+    // Billing, MMSCs, key sources.
+    let mut shares = Vec::new();
+    let mut mmscs = Vec::new();
+    let mut sources = Vec::new();
+    let mut pki_written = false;
+    for (id, m) in &w.manufacturers {
+        if let Some(share) = m.share {
+            let share = match share {
+                format::Share::BasisPoints(b) => {
+                    table([("basis_points", Value::Integer(b.into()))])
                 }
-            }
-            None if !resume => self.verdicts.push(verdict(Err("unknown_tac".into()))),
-            None => {}
-        }
-        if self.crash_if(|t| t.after_reply_sent) {
-            reply.arrows.push(ArrowSpec::new(
-                Lane::Stub,
-                Lane::Stub,
-                "stub crashes after the reply",
-            ));
-        }
-        reply
-    }
-
-    /// Policy → key → OMA CP push segments into `reply.mt`. `None` when the policy
-    /// rejects (unknown TAC with `reject`).
-    fn provision(
-        &mut self,
-        card: &Card,
-        imei: &str,
-        destination: &str,
-        now_ms: u64,
-        reply: &mut ServerReply,
-    ) -> Option<Treatment> {
-        let db_imei = DbImei::parse(imei).ok()?;
-        let tac = db_imei.tac();
-        let device = self.setup.devices.get(tac.as_str()).cloned();
-        let decision = policy::decide(
-            &self.setup.policy,
-            &tac,
-            device.as_ref(),
-            &card.imsi,
-            self.setup.today,
-        );
-        let reasons: Vec<String> = decision.reasons.iter().map(|r| r.to_string()).collect();
-        reply.arrows.push(
-            ArrowSpec::new(
-                Lane::Stub,
-                Lane::Stub,
-                format!("policy: {:?}", decision.treatment),
-            )
-            .line(format!(
-                "TAC {} operator {:?}",
-                tac.as_str(),
-                decision.operator
-            ))
-            .line(if reasons.is_empty() {
-                "no rule fired".to_owned()
-            } else {
-                reasons.join("; ")
-            }),
-        );
-        if decision.treatment == PolicyTreatment::Reject {
-            return None;
-        }
-        let manufacturer = device.as_ref().map(|d| d.manufacturer.clone());
-        let apn = decision
-            .operator
-            .as_deref()
-            .and_then(|o| self.setup.apns.get(o))
-            .cloned()
-            .unwrap_or_else(|| "internet".into());
-        let mmsc = format!(
-            "http://mms.{}.example/",
-            manufacturer.as_deref().unwrap_or("operator")
-        );
-        let settings = CpSettings {
-            name: "imeitrack".into(),
-            apn: ApnSettings {
-                apn: apn.clone(),
-                username: None,
-                password: None,
-                mmsc: Some(mmsc),
-                proxy: None,
-                proxy_port: None,
-            },
-        };
-        let mut treatment = Treatment {
-            depreciated: false,
-            key_source: None,
-            device_key: None,
-        };
-        let mut key_bytes = None;
-        if decision.treatment == PolicyTreatment::Depreciated {
-            treatment.depreciated = true;
-            let canonical = format!(
-                "{}{}",
-                &imei[..14],
-                char::from(provisioning_stub::keys::luhn_check_digit(
-                    &imei.as_bytes()[..14]
-                ))
-            );
-            let key_imei = KeyImei::parse(&canonical).ok()?;
-            let keys = manufacturer
-                .as_deref()
-                .and_then(|m| self.setup.keys.get(m))
-                .cloned()
-                .unwrap_or(Keys::None);
-            let id = i64::try_from(self.issuances.len()).unwrap_or(0) + 1;
-            let secs = u64::try_from(self.setup.epoch_unix_s).unwrap_or(0) + now_ms / 1000;
-            let mut rng = SeededRng(&mut self.rng);
-            let (signed, source) = match &keys {
-                Keys::Local(s) => (
-                    s.issue_with_rng(id as u64, &key_imei, &settings.apn, secs, None, &mut rng),
-                    KeySource::Local,
-                ),
-                Keys::Manufacturer(s) => {
-                    reply.arrows.push(
-                        ArrowSpec::new(Lane::Stub, Lane::Manufacturer, "key request")
-                            .line(format!("IMEI {canonical} APN {apn}"))
-                            .line("in-process: no mTLS"),
-                    );
-                    let k =
-                        s.issue_with_rng(id as u64, &key_imei, &settings.apn, secs, None, &mut rng);
-                    reply
-                        .arrows
-                        .push(ArrowSpec::new(Lane::Manufacturer, Lane::Stub, "device key"));
-                    (k, KeySource::Manufacturer)
-                }
-                Keys::None => {
-                    reply.arrows.push(ArrowSpec::new(
-                        Lane::Stub,
-                        Lane::Stub,
-                        "no key source: standard settings only",
-                    ));
-                    treatment.depreciated = true;
-                    return Some(treatment);
-                }
+                format::Share::FixedMinor(f) => table([("fixed_minor", Value::Integer(f))]),
             };
-            let Ok(signed) = signed else {
-                return Some(treatment);
-            };
-            let bytes = signed.encode().to_vec();
-            self.issuances.push(Issuance {
-                id: IssuanceId(id),
-                registration_id: None,
-                iccid: card.iccid.as_str().to_owned(),
-                imei: canonical,
-                operator: decision.operator.clone(),
-                manufacturer: manufacturer.clone(),
-                source,
-                issued_at: self.now_ts(now_ms),
-            });
-            treatment.key_source = Some(source.as_str().to_owned());
-            treatment.device_key = Some(bytes.clone());
-            reply.arrows.push(
-                ArrowSpec::new(
-                    Lane::Stub,
-                    Lane::Stub,
-                    format!("key issuance {id} recorded"),
+            shares.push(table([("manufacturer", s(id)), ("share", share)]));
+        }
+        mmscs.push(table([
+            ("manufacturer", s(id)),
+            ("mmsc", s(format!("http://mms.{id}.example/"))),
+        ]));
+        let key = keys
+            .get(id)
+            .ok_or_else(|| failed(format!("no signing key for manufacturer {id}")))?;
+        // File names from the manufacturer's position, not its id (any text).
+        let n = sources.len();
+        match m.keys {
+            KeySource::None => {}
+            KeySource::Local => {
+                let file = format!("delegated-{n}.key");
+                std::fs::write(
+                    dir.path().join(&file),
+                    Zeroizing::new(hex::encode(&key.seed[..])).as_bytes(),
                 )
-                .line(format!("source {}", source.as_str())),
-            );
-            key_bytes = Some(bytes);
-        }
-        let segments = cp::document(&settings, key_bytes.as_deref())
-            .and_then(|doc| cp::push(&doc, &Security::NetwPin, card.imsi.as_str()))
-            .and_then(|push| cp::segments(&push, self.reference));
-        self.reference = self.reference.wrapping_add(1);
-        match segments {
-            Ok(segs) => {
-                for s in segs {
-                    if let Ok(m) = ShortMessage::from_smpp("", destination, 0x40, 0, 0x04, &s) {
-                        reply.mt.push(m);
-                    }
-                }
+                .map_err(failed)?;
+                sources.push(table([
+                    ("kind", s("local")),
+                    ("manufacturer", s(id)),
+                    ("signing_key_file", s(file)),
+                ]));
             }
-            Err(e) => reply.arrows.push(ArrowSpec::new(
-                Lane::Stub,
-                Lane::Stub,
-                format!("payload: {e}"),
-            )),
-        }
-        Some(treatment)
-    }
-
-    /// The world's handset report: `provisioning_stub::confirmation` ("IMTC"), MAC'd
-    /// under the card's registration key (looked up by the EF.ICCID it carries).
-    fn on_imtc_report(&mut self, raw: &[u8], now_ms: u64, reply: &mut ServerReply) {
-        use provisioning_stub::confirmation::ReportRepr;
-        let Ok(unchecked) = ReportRepr::parse(raw) else {
-            reply.arrows.push(ArrowSpec::new(
-                Lane::Stub,
-                Lane::Stub,
-                "provisioning report: does not parse",
-            ));
-            return;
-        };
-        let card = Iccid::parse(&iccid_digits(&unchecked.iccid))
-            .ok()
-            .and_then(|i| self.setup.cards.get(i.as_str()).cloned());
-        let Some(card) = card else {
-            return;
-        };
-        let Ok(report) = ReportRepr::verify(raw, &card.key.0) else {
-            reply.arrows.push(ArrowSpec::new(
-                Lane::Stub,
-                Lane::Stub,
-                "provisioning report: MAC does not verify",
-            ));
-            return;
-        };
-        let Ok(key_id) = i64::try_from(report.device_key_id) else {
-            return;
-        };
-        if key_id == 0 {
-            return;
-        }
-        self.confirm(report.result.is_configured(), key_id, now_ms, reply);
-    }
-
-    fn on_text_report(&mut self, text: &str, now_ms: u64, reply: &mut ServerReply) {
-        // IMEITRACK CP1 OK <key_id|->
-        let mut parts = text.split_whitespace().skip(2);
-        let ok = parts.next() == Some("OK");
-        let Some(key_id) = parts.next().and_then(|k| k.parse::<i64>().ok()) else {
-            return;
-        };
-        self.confirm(ok, key_id, now_ms, reply);
-    }
-
-    fn confirm(&mut self, ok: bool, key_id: i64, now_ms: u64, reply: &mut ServerReply) {
-        if !ok || self.confirmed.contains_key(&key_id) {
-            return;
-        }
-        let Some(issuance) = self.issuances.iter().find(|i| i.id.0 == key_id).cloned() else {
-            return;
-        };
-        self.confirmed.insert(key_id, true);
-        match billing::on_download_confirmed(&self.setup.billing, &issuance, self.now_ts(now_ms)) {
-            Ok(entries) => {
-                for e in entries {
-                    reply.arrows.push(ArrowSpec::new(
-                        Lane::Stub,
-                        if e.kind.as_str() == "download_confirmation" {
-                            Lane::Manufacturer
-                        } else {
-                            Lane::Stub
-                        },
-                        format!(
-                            "ledger: {} {} {} {}",
-                            e.kind.as_str(),
-                            e.party.name(),
-                            e.amount_minor,
-                            e.currency
-                        ),
-                    ));
-                    self.ledger.push(LedgerLine {
-                        kind: e.kind.as_str().to_owned(),
-                        party: e.party.name().to_owned(),
-                        amount_minor: e.amount_minor,
-                        currency: e.currency,
-                    });
+            KeySource::Manufacturer => {
+                if !pki_written {
+                    manufacturer::test_pki()
+                        .map_err(failed)?
+                        .write_client_files(dir.path())
+                        .map_err(failed)?;
+                    pki_written = true;
                 }
+                let nonce_seed =
+                    world::clock::rng_for(seed, &format!("key server {id}")).next_u64();
+                let address = manufacturer::start(&rt, key.signer.clone(), &clock, nonce_seed)
+                    .map_err(failed)?;
+                let public = format!("manufacturer-{n}.pub");
+                std::fs::write(
+                    dir.path().join(&public),
+                    hex::encode(key.signer.verifying_key().as_bytes()),
+                )
+                .map_err(failed)?;
+                sources.push(table([
+                    ("kind", s("manufacturer")),
+                    ("manufacturer", s(id)),
+                    ("address", s(address)),
+                    ("server_name", s("localhost")),
+                    ("ca_file", s("ca.pem")),
+                    ("client_cert_file", s("client.pem")),
+                    ("client_key_file", s("client.key")),
+                    ("verifying_key_file", s(public)),
+                    ("timeout_ms", Value::Integer(30_000)),
+                ]));
             }
-            Err(e) => reply.arrows.push(ArrowSpec::new(
-                Lane::Stub,
-                Lane::Stub,
-                format!("billing: {e}"),
-            )),
         }
     }
+    config.insert(
+        "billing".into(),
+        table([
+            ("operators", Value::Array(fees)),
+            ("manufacturers", Value::Array(shares)),
+        ]),
+    );
+    config.insert(
+        "omacp".into(),
+        table([
+            ("security", s("NETWPIN")),
+            ("name", s("imeitrack")),
+            ("default_apn", table([("apn", s("internet"))])),
+            (
+                "default_mms",
+                table([("mmsc", s("http://mms.operator.example/"))]),
+            ),
+            ("apns", Value::Array(apns)),
+            ("mms", Value::Array(mmscs)),
+        ]),
+    );
+    config.insert("key_sources".into(), Value::Array(sources));
+    let text = toml::to_string(&config).map_err(failed)?;
+    std::fs::write(dir.path().join("stub.toml"), &text).map_err(failed)?;
+    let base = dir.path().to_path_buf();
+    let stub = EmbeddedStub::with_runtime(rt, dir, &text, &base, cards, devices, epoch_unix_s)
+        .map_err(failed)?;
+    Ok(stub.with_manufacturer_clock(clock))
 }
-
-impl ProvisioningServer for HostedStub {
-    fn on_mo(&mut self, sm: &ShortMessage, now_ms: u64) -> ServerReply {
-        if self.crashed {
-            return ServerReply::default();
-        }
-        if sm.user_data.starts_with(b"IMTR") {
-            self.on_registration(sm, now_ms)
-        } else if sm
-            .user_data
-            .starts_with(&provisioning_stub::confirmation::MAGIC)
-        {
-            let mut reply = ServerReply::ack();
-            self.on_imtc_report(&sm.user_data, now_ms, &mut reply);
-            reply
-        } else if sm.user_data.starts_with(b"IMEITRACK CP1 ") {
-            let mut reply = ServerReply::ack();
-            let text = String::from_utf8_lossy(&sm.user_data).into_owned();
-            self.on_text_report(&text, now_ms, &mut reply);
-            reply
-        } else {
-            ServerReply::ack()
-        }
-    }
-
-    fn on_running(&mut self, running: bool, _now_ms: u64) {
-        if running {
-            self.crashed = false;
-        }
-    }
-
-    fn verdicts(&self) -> Vec<ServerVerdict> {
-        self.verdicts.clone()
-    }
-
-    fn ledger(&self) -> Vec<LedgerLine> {
-        self.ledger.clone()
-    }
-}
-
-/// A seeded generator for key nonces (the world's splitmix-seeded xorshift; not
-/// cryptographic, which is the point: the same seed gives the same keys).
-struct SeededRng<'a>(&'a mut Rng);
-
-impl rand_core::RngCore for SeededRng<'_> {
-    fn next_u32(&mut self) -> u32 {
-        (self.0.next_u64() >> 32) as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for chunk in dest.chunks_mut(8) {
-            let v = self.0.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl rand_core::CryptoRng for SeededRng<'_> {}

@@ -215,6 +215,14 @@ pub struct EngineOptions {
     pub stub: Option<String>,
     /// `--reader pcsc:NAME`: a real (or vpcd) card for the scenario's card.
     pub reader: Option<String>,
+    /// `--trace-dir DIR`: write one `.apdu` trace per card into DIR (which exists) when
+    /// the scenario ends ([`Engine::finish`]).
+    pub trace_dir: Option<std::path::PathBuf>,
+    /// `--card NAME`: which scenario card is in the reader (default: the only one).
+    pub card: Option<String>,
+    /// `--stub-config FILE`: the external stub's configuration (as `imeitrack
+    /// stub-config` wrote it), whose SQLite store holds the verdicts and the ledger.
+    pub stub_config: Option<std::path::PathBuf>,
 }
 
 /// Plays one scenario's world. Created per scenario by an [`EngineFactory`], with the
@@ -228,6 +236,12 @@ pub trait Engine: Send {
 
     /// The world as it is now.
     fn observe(&self) -> Observation;
+
+    /// Called once when the scenario ends (passed, failed or stopped by an error):
+    /// write what the options ask for (`--trace-dir`). Default: nothing.
+    fn finish(&mut self) -> Result<(), EngineError> {
+        Ok(())
+    }
 }
 
 /// Builds an [`Engine`] per scenario; shared by the runner's worker threads.

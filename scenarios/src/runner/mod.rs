@@ -185,6 +185,14 @@ pub fn run_scenario(
         }
         before = after;
     }
+    if let Err(e) = engine.finish() {
+        let e = format!("when the scenario ended: {e}");
+        result.outcome = match std::mem::replace(&mut result.outcome, Outcome::Passed) {
+            Outcome::Passed => Outcome::Error(e),
+            Outcome::Error(m) => Outcome::Error(format!("{m}; {e}")),
+            Outcome::Failed(f) => Outcome::Error(format!("{f}\n{e}")),
+        };
+    }
     result.virtual_ms = before.now_ms;
     result.elapsed = started.elapsed();
     result

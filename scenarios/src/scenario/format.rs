@@ -43,11 +43,18 @@ pub struct World {
     /// Operators (MNOs and MVNOs) by name.
     #[serde(default)]
     pub operators: BTreeMap<String, Operator>,
-    /// Manufacturers by id; added to (and overriding) the built-in catalogue.
+    /// Manufacturers by id; added to (and overriding) the built-in business facts
+    /// (`src/scenario/business.toml`).
     #[serde(default)]
     pub manufacturers: BTreeMap<String, Manufacturer>,
-    /// Handset models by id; added to (and overriding) the built-in catalogue.
-    #[serde(default)]
+    /// `[world.models]` as written: business facts about handset-sim catalogue models
+    /// (by id), or whole models only this scenario uses.
+    #[serde(default, rename = "models")]
+    pub model_entries: BTreeMap<String, Spanned<ModelEntry>>,
+    /// Every model the scenario can use, by id, resolved by validation: each
+    /// `handset-sim/catalogue/<id>.toml` model with its business facts, and the models
+    /// only this scenario declares. Empty until validated.
+    #[serde(skip)]
     pub models: BTreeMap<String, Model>,
     /// Physical handsets by name.
     #[serde(default)]
@@ -129,7 +136,8 @@ pub enum KeySource {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manufacturer {
-    /// Display name (as in the device database).
+    /// Display name (as in the device database). The handset-sim catalogue models whose
+    /// profile names this `manufacturer` are this manufacturer's.
     pub name: String,
     /// Where device keys come from (default: the manufacturer's server).
     #[serde(default = "default_keys")]
@@ -152,9 +160,35 @@ pub enum Share {
     FixedMinor(i64),
 }
 
-/// A handset model (a row of the device database when `in_database`).
-#[derive(Debug, Clone, Deserialize)]
+/// A `[world.models.ID]` table (or a `[models.ID]` entry of the built-in business
+/// facts). For an ID of `handset-sim/catalogue/` only the business facts may be given
+/// (`manufacturer`, `released`, `in_database`): the rest comes from the profile. Any
+/// other ID declares a model only this scenario uses: `tac`, `manufacturer`, `name` and
+/// `released` are then required.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// Type Allocation Code.
+    pub tac: Option<Spanned<Tac>>,
+    /// Manufacturer id (default for a catalogue model: the manufacturer whose `name` is
+    /// the profile's `manufacturer`).
+    pub manufacturer: Option<Spanned<String>>,
+    /// Model name.
+    pub name: Option<Spanned<String>>,
+    /// Release date (for the policy's age rule; default for a catalogue model:
+    /// 1 January of its `release_year`).
+    pub released: Option<Date>,
+    /// Whether the terminal supports the toolkit commands the applet needs
+    /// (PROVIDE LOCAL INFORMATION IMEI, SEND SHORT MESSAGE); default true. Only for a
+    /// model the scenario declares (a catalogue model's capabilities are its profile's).
+    pub toolkit: Option<Spanned<bool>>,
+    /// Whether the stub's device database knows the TAC; default true.
+    pub in_database: Option<bool>,
+}
+
+/// A handset model as the engine uses it (a row of the device database when
+/// `in_database`), resolved from the handset catalogue and the business facts.
+#[derive(Debug, Clone)]
 pub struct Model {
     /// Type Allocation Code.
     pub tac: Tac,
@@ -165,12 +199,15 @@ pub struct Model {
     /// Release date (for the policy's age rule).
     pub released: Date,
     /// Whether the terminal supports the toolkit commands the applet needs
-    /// (PROVIDE LOCAL INFORMATION IMEI, SEND SHORT MESSAGE); default true.
-    #[serde(default = "yes")]
+    /// (PROVIDE LOCAL INFORMATION IMEI, SEND SHORT MESSAGE).
     pub toolkit: bool,
-    /// Whether the stub's device database knows the TAC; default true.
-    #[serde(default = "yes")]
+    /// Whether the stub's device database knows the TAC.
     pub in_database: bool,
+    /// The model's profile in `handset-sim/catalogue/` (capabilities, IMEISV software
+    /// version, language); `None` for a model only the scenario declares, which gets
+    /// every capability (without PROVIDE LOCAL INFORMATION and SEND SHORT MESSAGE when
+    /// `toolkit = false`).
+    pub profile: Option<handset_sim::profile::HandsetProfile>,
 }
 
 fn yes() -> bool {
@@ -372,15 +409,20 @@ pub struct Fault {
     pub clear: bool,
 }
 
-/// A named NVM commit point of the applet.
+/// A named NVM commit point of the applet: the first NVM write of the card's next
+/// transaction of that kind (`applet::tracker::record::RecordTx`; located by the engine's
+/// dry runs, `docs/scenarios.md` "Named cut points").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NvmPoint {
-    /// Committing the new IMEI after the registration was acknowledged.
+    /// Committing the new IMEI after the registration SMS succeeded
+    /// (`commit_registered`).
     ImeiCommit,
-    /// Incrementing the registration counter before sending.
+    /// Reserving the next counter with the pending registration before SEND SHORT
+    /// MESSAGE is released (`commit_attempt`, any event kind).
     CounterUpdate,
-    /// Recording a failed attempt (retry state).
+    /// Recording a failed attempt for a later retry: a retry's attempt (event kind `03`)
+    /// or an unusable IMEI (`commit_failure`).
     RetryState,
 }
 
@@ -726,14 +768,15 @@ pub struct Expect {
     pub fleet: Option<FleetExpect>,
 }
 
-/// The built-in catalogue file: manufacturers and models.
+/// The built-in business facts (`src/scenario/business.toml`): manufacturers, and per
+/// handset-sim catalogue model what its profile does not say.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CatalogueFile {
+pub struct BusinessFile {
     /// Manufacturers by id.
     #[serde(default)]
     pub manufacturers: BTreeMap<String, Manufacturer>,
-    /// Models by id.
+    /// Business facts by model id (a file stem of `handset-sim/catalogue/`).
     #[serde(default)]
-    pub models: BTreeMap<String, Model>,
+    pub models: BTreeMap<String, ModelEntry>,
 }

@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod format;
+mod models;
 mod validate;
 pub mod values;
 
@@ -16,16 +17,19 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{Diagnostic, ScenarioError};
-use format::{CatalogueFile, Expect, Fault, NvmPoint, StubControl, World};
+use format::{BusinessFile, Expect, Fault, NvmPoint, StubControl, World};
 use values::{Date, Duration, Imei, Pin};
 
-/// The built-in handset model catalogue (`src/scenario/catalogue.toml`).
-pub const CATALOGUE_TOML: &str = include_str!("catalogue.toml");
+/// The built-in business facts about the handset models (`src/scenario/business.toml`):
+/// manufacturers with their key source and share, and per model its release date and
+/// whether the stub's device database knows it. The models themselves are the
+/// `handset-sim/catalogue/` profiles ([`handset_sim::profile::Catalogue::builtin`]).
+pub const BUSINESS_TOML: &str = include_str!("business.toml");
 
-/// The built-in catalogue, parsed.
-pub fn catalogue() -> CatalogueFile {
-    // The catalogue is a compile-time constant covered by a unit test.
-    toml::from_str(CATALOGUE_TOML).unwrap_or_default()
+/// The built-in business facts, parsed.
+pub fn business() -> BusinessFile {
+    // A compile-time constant covered by a unit test.
+    toml::from_str(BUSINESS_TOML).unwrap_or_default()
 }
 
 /// "Today" when a scenario does not say (`world.date`).
@@ -53,13 +57,49 @@ pub struct Scenario {
     pub seed: u64,
     /// "Today" for the policy.
     pub date: Date,
-    /// The world as written, with the built-in catalogue merged into `manufacturers`
-    /// and `models`.
+    /// The world as written, with the built-in business facts merged into
+    /// `manufacturers` and every usable model resolved into `models` (the handset-sim
+    /// catalogue's and the scenario's own).
     pub world: World,
     /// The IMEI each handset reports.
     pub handset_imeis: BTreeMap<String, Imei>,
     /// The story.
     pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// The manufacturers whose handsets this scenario can bring to the stub: those of the
+    /// models its handsets, fleets and fleet swaps use. The built-in business facts list
+    /// every catalogue manufacturer; the stub needs key sources only for these.
+    pub fn manufacturers_in_use(&self) -> std::collections::BTreeSet<String> {
+        let w = &self.world;
+        let mut models: Vec<&str> = w
+            .handsets
+            .values()
+            .map(|h| h.model.get_ref().as_str())
+            .collect();
+        models.extend(w.fleets.values().map(|f| f.model.get_ref().as_str()));
+        for s in &self.steps {
+            if let Action::FleetSwap { to_model, .. } = &s.action {
+                models.push(to_model);
+            }
+        }
+        let used: std::collections::BTreeSet<String> = models
+            .into_iter()
+            .filter_map(|m| w.models.get(m))
+            .map(|m| m.manufacturer.get_ref().clone())
+            .collect();
+        used
+    }
+
+    /// This scenario's world with only [`Scenario::manufacturers_in_use`] left in
+    /// `manufacturers` (what the stub is configured with).
+    pub fn stub_world(&self) -> World {
+        let used = self.manufacturers_in_use();
+        let mut w = self.world.clone();
+        w.manufacturers.retain(|id, _| used.contains(id));
+        w
+    }
 }
 
 /// One step of the story.

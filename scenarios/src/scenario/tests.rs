@@ -49,15 +49,113 @@ fn pos_of(text: &str, needle: &str) -> (usize, usize) {
 }
 
 #[test]
-fn catalogue_parses_and_its_references_hold() {
-    let cat: CatalogueFile = toml::from_str(CATALOGUE_TOML).expect("catalogue parses");
-    assert!(cat.models.len() >= 7);
-    for (id, m) in &cat.models {
+fn business_facts_parse_and_name_catalogue_models_only() {
+    let b: BusinessFile = toml::from_str(BUSINESS_TOML).expect("business facts parse");
+    let cat = handset_sim::profile::Catalogue::builtin().unwrap();
+    assert!(b.models.len() >= 7);
+    for (id, m) in &b.models {
         assert!(
-            cat.manufacturers.contains_key(m.manufacturer.get_ref()),
-            "model {id}"
+            cat.by_id(id).is_some(),
+            "{id} is not in handset-sim/catalogue/"
+        );
+        assert!(
+            m.tac.is_none() && m.name.is_none() && m.toolkit.is_none(),
+            "{id}"
+        );
+        if let Some(maker) = &m.manufacturer {
+            assert!(b.manufacturers.contains_key(maker.get_ref()), "{id}");
+        }
+    }
+    // Every catalogue model's maker has business facts (by its legal name).
+    for (id, h) in cat.entries() {
+        assert!(
+            b.manufacturers
+                .values()
+                .any(|m| m.name == h.profile.manufacturer),
+            "{id}: no manufacturer named {:?} in business.toml",
+            h.profile.manufacturer
         );
     }
+}
+
+#[test]
+fn every_catalogue_model_is_a_scenario_model_with_its_profile() {
+    let s = parse(Path::new("m.toml"), MINIMAL).unwrap();
+    let cat = handset_sim::profile::Catalogue::builtin().unwrap();
+    assert_eq!(s.world.models.len(), cat.models().len());
+    for (id, h) in cat.entries() {
+        let m = &s.world.models[id];
+        assert_eq!(m.tac.as_str(), h.profile.tac, "{id}");
+        assert_eq!(m.name, h.profile.model, "{id}");
+        assert_eq!(m.profile.as_ref(), Some(&h.profile), "{id}");
+        assert_eq!(
+            s.world.manufacturers[m.manufacturer.get_ref()].name,
+            h.profile.manufacturer,
+            "{id}"
+        );
+    }
+    let k2 = &s.world.models["kestrel-k2"];
+    assert!(!k2.toolkit && k2.in_database);
+    assert_eq!(k2.manufacturer.get_ref(), "kestrel");
+    assert_eq!(k2.released.to_string(), "2011-01-01");
+    let g3 = &s.world.models["globex-g3"];
+    assert!(g3.toolkit);
+    assert_eq!(g3.released.to_string(), "2025-09-15");
+    assert!(!s.world.models["grey-import"].in_database);
+    assert!(!s.world.models["initech-basic"].toolkit);
+}
+
+#[test]
+fn a_scenario_sets_business_facts_of_a_catalogue_model() {
+    let text = format!(
+        "{MINIMAL}\n[world.models.nordvik-n100]\nreleased = 2009-10-01\nin_database = false\nmanufacturer = \"acme\"\n"
+    );
+    let s = parse(Path::new("m.toml"), &text).unwrap();
+    let m = &s.world.models["nordvik-n100"];
+    assert_eq!(m.released.to_string(), "2009-10-01");
+    assert!(!m.in_database);
+    assert_eq!(m.manufacturer.get_ref(), "acme");
+    assert_eq!(m.tac.as_str(), "00124500");
+}
+
+#[test]
+fn a_catalogue_models_tac_cannot_be_changed_in_a_scenario() {
+    let text = format!("{MINIMAL}\n[world.models.kestrel-k2]\ntac = \"35209999\"\n");
+    let d = first(&text);
+    assert_eq!((d.line, d.column), pos_of(&text, "\"35209999\""));
+    assert!(
+        d.message
+            .contains("handset-sim/catalogue/kestrel-k2.toml, which gives its `tac`"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn a_scenario_model_of_its_own_needs_its_facts() {
+    let text = format!("{MINIMAL}\n[world.models.my-phone]\ntac = \"35209999\"\n");
+    let d = first(&text);
+    assert!(
+        d.message
+            .contains("model `my-phone` is not in the handset catalogue")
+            && d.message
+                .contains("missing `manufacturer`, `name`, `released`"),
+        "{}",
+        d.message
+    );
+    let ok = format!(
+        "{MINIMAL}\n[world.models.my-phone]\ntac = \"35209999\"\nmanufacturer = \"acme\"\nname = \"Mine\"\nreleased = 2024-01-15\ntoolkit = false\n"
+    );
+    let s = parse(Path::new("m.toml"), &ok).unwrap();
+    let m = &s.world.models["my-phone"];
+    assert!(m.profile.is_none() && !m.toolkit);
+    let bad_maker = ok.replace("manufacturer = \"acme\"", "manufacturer = \"acne\"");
+    let d = first(&bad_maker);
+    assert!(
+        d.message.starts_with("unknown manufacturer `acne`"),
+        "{}",
+        d.message
+    );
 }
 
 #[test]

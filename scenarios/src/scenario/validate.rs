@@ -70,18 +70,13 @@ pub(super) fn validate(
         steps,
     } = file;
 
-    // The catalogue first, the file's own entries over it. Catalogue references are
-    // checked by a unit test, so only the file's own entries are checked here.
-    let own_models: Vec<String> = world.models.keys().cloned().collect();
-    let cat = super::catalogue();
-    for (k, v) in cat.manufacturers {
-        world.manufacturers.entry(k).or_insert(v);
-    }
-    for (k, v) in cat.models {
-        world.models.entry(k).or_insert(v);
-    }
+    // The handset catalogue's models with their business facts, the file's own
+    // entries over them (`models` module). References of the built-in business facts
+    // are checked by a unit test, so only the file's own entries are checked here.
+    let model_diags = super::models::resolve(text, &mut world);
+    cx.diags.extend(model_diags);
 
-    check_world(&mut cx, &world, &own_models);
+    check_world(&mut cx, &world);
     let handset_imeis = handset_imeis(&mut cx, &world);
 
     let mut out_steps = Vec::new();
@@ -118,21 +113,11 @@ pub(super) fn validate(
     })
 }
 
-fn check_world(cx: &mut Ctx<'_>, w: &World, own_models: &[String]) {
+fn check_world(cx: &mut Ctx<'_>, w: &World) {
     for op in w.operators.values() {
         cx.known(&op.network, &w.networks, "network", "[world.networks]");
         for m in &op.relationships {
             cx.known(m, &w.manufacturers, "manufacturer", "[world.manufacturers]");
-        }
-    }
-    for id in own_models {
-        if let Some(m) = w.models.get(id) {
-            cx.known(
-                &m.manufacturer,
-                &w.manufacturers,
-                "manufacturer",
-                "[world.manufacturers] or the built-in catalogue",
-            );
         }
     }
     let mut iccids: BTreeMap<&str, &str> = BTreeMap::new();
@@ -182,32 +167,17 @@ fn check_world(cx: &mut Ctx<'_>, w: &World, own_models: &[String]) {
             cx.err(f.count.span(), "expected a fleet size from 1 to 1000000");
         }
         cx.known(&f.operator, &w.operators, "operator", "[world.operators]");
-        cx.known(
-            &f.model,
-            &w.models,
-            "model",
-            "[world.models] or the built-in catalogue",
-        );
+        cx.known(&f.model, &w.models, "model", MODELS);
     }
     for m in &w.policy.depreciated {
-        cx.known(
-            m,
-            &w.models,
-            "model",
-            "[world.models] or the built-in catalogue",
-        );
+        cx.known(m, &w.models, "model", MODELS);
     }
 }
 
 fn handset_imeis(cx: &mut Ctx<'_>, w: &World) -> BTreeMap<String, Imei> {
     let mut out = BTreeMap::new();
     for (name, h) in &w.handsets {
-        if !cx.known(
-            &h.model,
-            &w.models,
-            "model",
-            "[world.models] or the built-in catalogue",
-        ) {
+        if !cx.known(&h.model, &w.models, "model", MODELS) {
             continue;
         }
         let tac = &w.models[h.model.get_ref()].tac;
@@ -248,6 +218,9 @@ struct Places {
     card_in: BTreeMap<String, String>,
     holds: BTreeMap<String, String>,
 }
+
+/// Where models come from, for "unknown model" errors.
+const MODELS: &str = "[world.models] or handset-sim/catalogue/";
 
 const ACTIONS: &str = "insert, remove, move, power_on, power_off, attach, advance, fault, cut_power, stub, enter_pin, replay, forge, fleet_swap";
 
@@ -440,12 +413,7 @@ fn check_step(
     } else if let Some(v) = &s.fleet_swap {
         let v = v.get_ref();
         cx.known(&v.fleet, &w.fleets, "fleet", "[world.fleets]");
-        cx.known(
-            &v.to_model,
-            &w.models,
-            "model",
-            "[world.models] or the built-in catalogue",
-        );
+        cx.known(&v.to_model, &w.models, "model", MODELS);
         Action::FleetSwap {
             fleet: v.fleet.get_ref().clone(),
             to_model: v.to_model.get_ref().clone(),

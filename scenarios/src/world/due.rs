@@ -63,6 +63,11 @@ impl<T> Handsets<T> {
     pub(super) fn keys(&self) -> impl Iterator<Item = &String> + '_ {
         self.list.iter().map(|(n, _)| n)
     }
+
+    /// Handsets, in name order.
+    pub(super) fn values(&self) -> impl Iterator<Item = &T> + '_ {
+        self.list.iter().map(|(_, h)| h)
+    }
 }
 
 impl<'a, T> IntoIterator for &'a Handsets<T> {
@@ -152,6 +157,7 @@ mod tests {
         }
         assert_eq!(h.at(2).map(String::as_str), Some("C!"));
         assert_eq!(h.keys().cloned().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(h.values().cloned().collect::<Vec<_>>(), ["A", "B", "C!"]);
         assert_eq!(h.id("zz"), None);
         assert!(h.at(3).is_none());
     }

@@ -171,6 +171,27 @@ impl fmt::Display for ApduRecord {
     }
 }
 
+/// Something that happened to a card besides what [`ApduRecord`] holds, kept for the
+/// per-card traces ([`crate::world::World::card_trace`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardMark {
+    /// Warm reset and the ATR.
+    Reset {
+        /// Virtual time.
+        t_ms: u64,
+        /// ATR.
+        atr: Vec<u8>,
+    },
+    /// A power cut was armed: NVM write number `write` (counted since the card was
+    /// made) tears after `torn` bytes.
+    CutArmed {
+        /// Absolute write number.
+        write: u32,
+        /// Bytes of it that reach the image.
+        torn: usize,
+    },
+}
+
 /// Where the world's parts write what they see, in the order it happens.
 #[derive(Debug, Default)]
 pub struct Log {
@@ -178,6 +199,8 @@ pub struct Log {
     pub arrows: Vec<Arrow>,
     /// Every card exchange.
     pub apdus: Vec<ApduRecord>,
+    /// Card marks: `(number of apdus recorded before it, card, mark)`.
+    pub marks: Vec<(usize, String, CardMark)>,
     /// Actors whose arrows are not recorded ([`Sink::mute`]).
     pub muted: HashSet<String>,
 }
@@ -241,6 +264,19 @@ impl Sink {
     /// Number of APDU records so far.
     pub fn apdu_count(&self) -> usize {
         self.lock().apdus.len()
+    }
+
+    /// Appends a card mark, placed after the APDU records so far.
+    pub fn mark(&self, card: &str, m: CardMark) {
+        let mut log = self.lock();
+        let at = log.apdus.len();
+        log.marks.push((at, card.to_owned(), m));
+    }
+
+    /// The APDU records and the card marks, in one consistent snapshot.
+    pub fn apdus_and_marks(&self) -> (Vec<ApduRecord>, Vec<(usize, String, CardMark)>) {
+        let log = self.lock();
+        (log.apdus.clone(), log.marks.clone())
     }
 
     /// Number of arrows so far.

@@ -21,22 +21,23 @@
 //! the seed (the SMSC's faults, the world's own choices via [`clock::rng_for`]). The same
 //! script on the same seed gives the same arrows and the same APDU trace.
 
+pub mod card_trace;
 pub mod clock;
 pub mod describe;
 mod due;
 pub mod event;
+pub mod external;
 pub mod link;
 pub mod server;
 pub mod slot;
+pub mod smpp_bridge;
 pub mod stub;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use applet::card::Personalisation;
-
 use applet::tracker::State as AppletState;
 use applet::wire::bcd::{EfIccid, EfImsi};
-use applet::wire::imei::Imei;
 use due::{DeadlineQueue, Handsets};
 use ed25519_dalek::VerifyingKey;
 use handset_sim::network::{
@@ -54,7 +55,8 @@ use handset_sim::terminal::{MoOutcome, MtOutcome, ServiceCentre, Terminal, Termi
 
 pub use clock::WorldClock;
 pub use describe::RegistrationInfo;
-pub use event::{ApduRecord, Arrow, ArrowSpec, Lane, Sink};
+pub use event::{ApduRecord, Arrow, ArrowSpec, CardMark, Lane, Sink};
+pub use external::{CardBody, ExternalCard, TrackState};
 pub use link::SmscLink;
 pub use server::{LedgerLine, ProvisioningServer, ServerReply, ServerVerdict, Treatment};
 pub use slot::{CardSlot, SimCard};
@@ -106,6 +108,15 @@ pub enum WorldError {
     /// A name was given twice, or a part could not be built.
     #[error("{0}")]
     Build(String),
+    /// The operation needs the simulated card's internals, and the card is in a
+    /// PC/SC reader.
+    #[error("card {card:?} is in a PC/SC reader: {what} is not possible")]
+    InReader {
+        /// Card.
+        card: String,
+        /// What was asked.
+        what: String,
+    },
 }
 
 /// A card to put into the world.
@@ -255,7 +266,7 @@ impl WorldBuilder {
             )
             .map_err(|e| WorldError::Build(format!("card {name}: {e:?}")))?;
             let state = CardState {
-                card: SharedCard::new(uicc),
+                card: CardBody::Simulated(SharedCard::new(uicc)),
                 msisdn: spec.msisdn.trim_start_matches('+').to_owned(),
                 imsi,
                 iccid,
@@ -264,6 +275,7 @@ impl WorldBuilder {
                 ef_iccid: spec.personalisation.files.iccid,
                 in_handset: None,
                 pending_cut: None,
+                personalisation: spec.personalisation,
             };
             by_msisdn
                 .entry(state.msisdn.clone())
@@ -346,7 +358,7 @@ impl WorldBuilder {
 }
 
 struct CardState {
-    card: SimCard,
+    card: CardBody,
     msisdn: String,
     imsi: String,
     iccid: String,
@@ -356,6 +368,8 @@ struct CardState {
     in_handset: Option<String>,
     /// A cut to arm at the card's next cold reset, while it is in no handset.
     pending_cut: Option<(u32, usize)>,
+    /// What the card was personalised with (a fresh copy replays its trace).
+    personalisation: Personalisation,
 }
 
 struct HandsetState {
@@ -413,6 +427,11 @@ pub struct SentSms {
 }
 
 /// What can be seen of a card.
+///
+/// For a card in a PC/SC reader ([`CardBody::External`]) `stored_imei`, `next_counter`
+/// and `pending` are those of the engine's last EF.TRACK_STATE read
+/// ([`World::read_external_state`]; `None`, 0, `false` before one), `state` is
+/// [`AppletState::Idle`] and `nvm_writes` 0: the card's RAM and NVM cannot be seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardView {
     /// Handset it is in.
@@ -589,7 +608,15 @@ impl World {
 
     /// The simulated card object (to read its NVM, or script it directly in tests).
     pub fn sim_card(&self, name: &str) -> Result<SimCard, WorldError> {
-        let card = self.card(name)?.card.clone();
+        let card =
+            self.card(name)?
+                .card
+                .simulated()
+                .cloned()
+                .ok_or_else(|| WorldError::InReader {
+                    card: name.to_owned(),
+                    what: "reading the simulated card".into(),
+                })?;
         // Whoever holds it may arm a power cut: from now on every card is watched.
         self.watch_all_cuts.set(true);
         Ok(card)
@@ -793,12 +820,26 @@ impl World {
     ) -> Result<(), WorldError> {
         let t = self.now_ms();
         let c = self.card(card)?;
-        let sim = c.card.clone();
+        let sim = c
+            .card
+            .simulated()
+            .cloned()
+            .ok_or_else(|| WorldError::InReader {
+                card: card.to_owned(),
+                what: "cutting its power at an NVM write".into(),
+            })?;
         let in_handset = c.in_handset.clone();
         self.cut_watch.insert(card.to_owned());
         match in_handset {
             Some(h) if self.handset(&h)?.terminal.reader().is_powered() => {
                 let at = slot::arm_cut(&sim, nth, torn_bytes);
+                self.sink.mark(
+                    card,
+                    CardMark::CutArmed {
+                        write: at,
+                        torn: torn_bytes,
+                    },
+                );
                 self.sink.spec(
                     t,
                     card,
@@ -1439,13 +1480,12 @@ impl World {
             let data_download = mt.sm.pid == 0x7F
                 && applet::wire::sms::DataCodingScheme(mt.sm.dcs).class()
                     == Some(applet::wire::sms::MessageClass::Class2);
-            // Its clock to now (it may not have been due since it last ran).
-            if let Some(id) = self.handsets.id(name) {
-                self.run_terminal(id, t);
-            }
             let Some(h) = self.touch(name) else {
                 break;
             };
+            // Its clock to now (it is visited only at its deadlines); what is due
+            // waits for its own turn, as before the deadline queue.
+            h.terminal.set_now(t);
             if data_download {
                 let sc = ServiceCentre {
                     ton_npi: 0x91,
@@ -1513,12 +1553,14 @@ impl World {
         let Some(c) = self.cards.get(actor) else {
             return;
         };
-        let counter = c
-            .card
-            .lock()
-            .card()
-            .record()
-            .map_or(0, |r| r.next_counter().saturating_sub(1));
+        let counter = match c.card.simulated() {
+            Some(sim) => sim
+                .lock()
+                .card()
+                .record()
+                .map_or(0, |r| r.next_counter().saturating_sub(1)),
+            None => self.last_registration_counter(actor),
+        };
         let result = match &report.outcome {
             Outcome::Configured { .. } => ReportResult::CONFIGURED,
             Outcome::Rejected(R::BadMac | R::Unauthenticated | R::MissingCredentials) => {
@@ -1603,7 +1645,7 @@ impl World {
                     return None;
                 }
                 let c = self.cards.get(name)?;
-                let uicc = c.card.lock();
+                let uicc = c.card.simulated()?.lock();
                 let nvm = uicc.card().store().nvm();
                 let handset = self.handsets.name(id)?.to_owned();
                 (!nvm.is_powered()).then(|| (name.to_owned(), handset, nvm.writes()))
@@ -1660,14 +1702,7 @@ impl World {
     /// What can be seen of `card`.
     pub fn card_view(&self, card: &str) -> Result<CardView, WorldError> {
         let c = self.card(card)?;
-        let uicc = c.card.lock();
-        let applet_card = uicc.card();
-        let record = applet_card.record().ok();
-        let stored_imei = record
-            .as_ref()
-            .and_then(|r| r.stored_imei())
-            .and_then(|b| Imei::parse(&b).ok())
-            .map(|i| i.to_string());
+        let inner = external::internals(&c.card);
         let powered = c
             .in_handset
             .as_ref()
@@ -1697,11 +1732,11 @@ impl World {
             powered,
             iccid: c.iccid.clone(),
             imsi: c.imsi.clone(),
-            stored_imei,
-            next_counter: record.as_ref().map_or(0, |r| r.next_counter()),
-            pending: record.as_ref().is_some_and(|r| r.pending().is_some()),
-            state: *applet_card.applet_state(),
-            nvm_writes: applet_card.store().nvm().writes(),
+            stored_imei: inner.stored_imei,
+            next_counter: inner.next_counter,
+            pending: inner.pending,
+            state: inner.state,
+            nvm_writes: inner.nvm_writes,
             sent,
         })
     }

@@ -4,25 +4,57 @@
 //! The terminal keeps its reader for its whole life, so the slot is that reader; the
 //! card in it changes. A simulated card is an [`applet::card::Card`] behind
 //! [`SimulatedUicc`] in a [`SharedCard`], so the same card object (and its NVM) moves
-//! from handset to handset.
+//! from handset to handset. A card in a PC/SC reader is an [`ExternalCard`]: the same
+//! handle moves, the card stays in its reader.
 
 use applet::wire::apdu::StatusWord;
 use handset_sim::reader::sim::SimulatedReader;
-use handset_sim::reader::{CardReader, ReaderError, Result};
+use handset_sim::reader::{CardReader, Protocol, ReaderError, Result};
 use handset_sim::terminal::uicc::{CardClock, SharedCard, SimulatedUicc};
 use handset_sim::trace::decode::Decoder;
 use handset_sim::trace::{Event, Exchange};
 
-use super::event::{ApduRecord, Arrow, Lane, Sink};
+use super::event::{ApduRecord, Arrow, CardMark, Lane, Sink};
+use super::external::{CardBody, ExternalCard};
 
 /// A simulated card as the world holds it.
 pub type SimCard = SharedCard<SimulatedUicc>;
+
+/// What the slot holds: a simulated card in a simulated reader, or the card in a
+/// PC/SC reader.
+enum Held {
+    Sim(SimulatedReader<SimCard>),
+    External(ExternalCard),
+}
+
+impl Held {
+    fn reader(&mut self) -> &mut dyn CardReader {
+        match self {
+            Held::Sim(r) => r,
+            Held::External(r) => r,
+        }
+    }
+
+    fn is_powered(&self) -> bool {
+        match self {
+            Held::Sim(r) => r.is_powered(),
+            Held::External(r) => r.is_powered(),
+        }
+    }
+
+    fn into_body(self) -> CardBody {
+        match self {
+            Held::Sim(r) => CardBody::Simulated(r.into_card()),
+            Held::External(r) => CardBody::External(r),
+        }
+    }
+}
 
 /// The slot reader (see the module docs).
 pub struct CardSlot {
     name: String,
     handset: String,
-    card: Option<(String, SimulatedReader<SimCard>)>,
+    card: Option<(String, Held)>,
     clock: CardClock,
     sink: Sink,
     decoder: Decoder,
@@ -53,25 +85,26 @@ impl CardSlot {
     }
 
     /// Inserts `card` (named `name`); the slot must be empty.
-    pub fn insert(&mut self, name: &str, card: SimCard) {
-        self.card = Some((
-            name.to_owned(),
-            SimulatedReader::with_name(&self.name, card),
-        ));
+    pub fn insert(&mut self, name: &str, card: impl Into<CardBody>) {
+        let held = match card.into() {
+            CardBody::Simulated(c) => Held::Sim(SimulatedReader::with_name(&self.name, c)),
+            CardBody::External(c) => Held::External(c),
+        };
+        self.card = Some((name.to_owned(), held));
         self.decoder = Decoder::new();
     }
 
     /// Takes the card out (powering it off first if needed).
-    pub fn remove(&mut self) -> Option<(String, SimCard)> {
-        let (name, mut reader) = self.card.take()?;
-        if reader.is_powered() {
-            reader.power_off();
+    pub fn remove(&mut self) -> Option<(String, CardBody)> {
+        let (name, mut held) = self.card.take()?;
+        if held.is_powered() {
+            held.reader().power_off();
             self.sink.apdu(ApduRecord::PowerOff {
                 t_ms: self.clock.now_ms(),
                 card: name.clone(),
             });
         }
-        Some((name, reader.into_card()))
+        Some((name, held.into_body()))
     }
 
     /// Arms a power cut of the card in the slot at its `nth` NVM write (1 = next)
@@ -132,8 +165,8 @@ impl CardReader for CardSlot {
 
     fn power_on(&mut self) -> Result<Vec<u8>> {
         let t_ms = self.clock.now_ms();
-        let (name, reader) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
-        let atr = reader.power_on()?;
+        let (name, held) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
+        let atr = held.reader().power_on()?;
         self.sink.apdu(ApduRecord::PowerOn {
             t_ms,
             card: name.clone(),
@@ -149,8 +182,11 @@ impl CardReader for CardSlot {
             raw_hex: hex::encode_upper(&atr),
         });
         self.decoder = Decoder::new();
-        if let Some((nth, torn)) = self.pending_cut.take() {
+        if let Some((nth, torn)) = self.pending_cut.take()
+            && let Held::Sim(reader) = held
+        {
             let at = arm_cut(reader.card(), nth, torn);
+            self.sink.mark(name, CardMark::CutArmed { write: at, torn });
             self.sink.arrow(Arrow {
                 t_ms,
                 from: Lane::Card,
@@ -167,15 +203,24 @@ impl CardReader for CardSlot {
     }
 
     fn reset(&mut self) -> Result<Vec<u8>> {
-        let (_, reader) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
-        reader.reset()
+        let t_ms = self.clock.now_ms();
+        let (name, held) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
+        let atr = held.reader().reset()?;
+        self.sink.mark(
+            name,
+            CardMark::Reset {
+                t_ms,
+                atr: atr.clone(),
+            },
+        );
+        Ok(atr)
     }
 
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
         let t_ms = self.clock.now_ms();
-        let (name, reader) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
+        let (name, held) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
         let name = name.clone();
-        let rsp = reader.transmit(apdu);
+        let rsp = held.reader().transmit(apdu);
         let response = rsp.as_ref().map(Vec::clone).unwrap_or_default();
         self.sink.apdu(ApduRecord::Exchange {
             t_ms,
@@ -221,14 +266,21 @@ impl CardReader for CardSlot {
 
     fn power_off(&mut self) {
         let t_ms = self.clock.now_ms();
-        if let Some((name, reader)) = self.card.as_mut()
-            && reader.is_powered()
+        if let Some((name, held)) = self.card.as_mut()
+            && held.is_powered()
         {
-            reader.power_off();
+            held.reader().power_off();
             self.sink.apdu(ApduRecord::PowerOff {
                 t_ms,
                 card: name.clone(),
             });
+        }
+    }
+
+    fn protocol(&self) -> Protocol {
+        match &self.card {
+            Some((_, Held::External(r))) => r.protocol(),
+            _ => Protocol::T0,
         }
     }
 }

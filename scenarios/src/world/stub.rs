@@ -3,17 +3,40 @@
 //! billing) composed in the order of its `serve` pipeline (`provisioning_stub::pipeline`),
 //! but called synchronously at virtual time instead of through an SMPP session.
 //!
-//! Differences from `serve`, all deliberate: times stored are the world's virtual time
-//! (`epoch + now_ms`), not the wall clock; provisioning runs inline right after the
-//! registration is recorded (`serve` spawns it after the ack); submitted segments go back
-//! to the world as MT messages. The store is a real SQLite file in a temporary directory;
-//! a manufacturer key source is the real [`ManufacturerClient`] over mutual TLS on
-//! loopback (driven on this stub's own tokio runtime).
+//! The store is a real SQLite file in a temporary directory
+//! ([`SqliteStore::open_inline`]: one connection used on the world's thread, WAL with
+//! `synchronous = OFF` — see `docs/scenarios.md`, "The embedded stub"). A manufacturer
+//! key source is the real [`ManufacturerClient`] over mutual TLS to a key server on
+//! loopback (kept-alive connections), a local one the stub's delegated signing key
+//! file. Everything async runs on the one tokio runtime this stub owns.
+//!
+//! Differences from `serve`, all deliberate:
+//! * times stored are the world's virtual time (`epoch + now_ms`), not the wall clock;
+//! * provisioning runs inline right after the registration is recorded (`serve` acks
+//!   first and spawns it), so a crash armed "after the registration is stored" comes
+//!   before the ack and the SMSC redelivers;
+//! * a redelivered registration ([`RegistrationOutcome::Duplicate`]) whose original
+//!   was never provisioned (no delivery and no failure in the store) is provisioned
+//!   then — the recovery `serve` lacks (docs/stub.md);
+//! * the manufacturer's download confirmation is posted inline, once (`serve` keeps an
+//!   outbox and retries);
+//! * submitted segments go back to the world as MT messages.
+//!
+//! **Stop and start.** [`ProvisioningServer::on_running`]`(false)` drops the running
+//! stub (store connection, key clients and their connections); `true` opens a new one
+//! on the same database file. Only what the store made durable survives, as for a
+//! process restart. The verdicts ([`ProvisioningServer::verdicts`]) are the observer's
+//! log and survive too. [`Control`] arms a one-shot crash at a point of the pipeline.
 //!
 //! [`ManufacturerClient`]: provisioning_stub::manufacturer::ManufacturerClient
+//! [`SqliteStore::open_inline`]: provisioning_stub::store::SqliteStore::open_inline
 
-use std::collections::BTreeMap;
-use std::path::Path;
+pub mod manufacturer;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use handset_sim::network::ShortMessage;
 use provisioning_stub::billing::{self, BillingConfig};
@@ -26,12 +49,14 @@ use provisioning_stub::keys::{ApnSettings, Imei as KeyImei};
 use provisioning_stub::pipeline::{KeyProvider, check_registration, iccid_digits};
 use provisioning_stub::policy::{self, PolicyConfig, Treatment as PolicyTreatment};
 use provisioning_stub::store::{
-    AnyStore, FailureStage, KeySource, NewDelivery, NewIssuance, NewRegistration,
-    ProvisioningFailure, RegistrationId, RegistrationOutcome, Store, Timestamp, Verification,
+    AnyStore, FailureStage, InlineOptions, KeySource, NewDelivery, NewIssuance, NewRegistration,
+    ProvisioningFailure, RegistrationId, RegistrationOutcome, SqliteStore, Store, Synchronous,
+    Timestamp, Verification,
 };
 
 use super::event::{ArrowSpec, Lane};
 use super::server::{LedgerLine, ProvisioningServer, ServerReply, ServerVerdict, Treatment};
+use manufacturer::VirtualClock;
 
 /// Why the embedded stub could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -47,33 +72,106 @@ pub enum StubSetupError {
     Io(#[from] std::io::Error),
 }
 
+/// How the stub uses its temporary database: WAL, `synchronous = OFF` (a stub "crash"
+/// in the world is a process stop, never a power loss: what was committed is in the
+/// operating system's cache and survives; see docs/scenarios.md), and the file locked
+/// once by the one connection of the running stub (no lock system calls per statement).
+const STORE: InlineOptions = InlineOptions {
+    synchronous: Synchronous::Off,
+    exclusive: true,
+};
+
+/// One-shot crash points the stub can be armed with (`stub = { when = … }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Trigger {
+    /// Crash right after the next registration is stored (before it is acknowledged).
+    pub after_registration_stored: bool,
+    /// Crash right after the next reply is handed to the SMSC.
+    pub after_reply_sent: bool,
+}
+
+/// Shared between the stub and whoever drives the world: armed triggers, and whether
+/// one fired (the driver must then stop the server, as a crashed process is gone).
+#[derive(Debug, Default)]
+pub struct Control {
+    /// Armed triggers.
+    pub armed: Trigger,
+    /// A trigger fired.
+    pub fired: bool,
+}
+
+/// What a running stub holds (a restart drops it and builds a new one).
+struct Running {
+    store: AnyStore,
+    keys: BTreeMap<String, KeyProvider>,
+    /// Concatenation reference of the next push (`serve` keeps it in memory too).
+    reference: u8,
+}
+
 /// The embedded stub (see the module docs).
 pub struct EmbeddedStub {
     rt: tokio::runtime::Runtime,
-    store: AnyStore,
+    db: PathBuf,
     policy: PolicyConfig,
     billing: BillingConfig,
     omacp: OmaCpConfig,
     security: Security,
-    keys: BTreeMap<String, KeyProvider>,
-    epoch_ms: i64,
-    reference: u8,
+    config: StubConfig,
+    running: Option<Running>,
+    /// Why the last start failed (the stub then answers nothing).
+    start_error: Option<String>,
+    control: Arc<Mutex<Control>>,
+    crashed: bool,
     verdicts: Vec<ServerVerdict>,
+    /// Accepted registration → its verdict (completed when it is provisioned).
+    verdict_of: HashMap<i64, usize>,
+    epoch_ms: i64,
+    clock: Option<VirtualClock>,
     _dir: tempfile::TempDir,
 }
 
 impl std::fmt::Debug for EmbeddedStub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedStub").finish_non_exhaustive()
+        f.debug_struct("EmbeddedStub")
+            .field("db", &self.db)
+            .field("running", &self.running.is_some())
+            .finish_non_exhaustive()
     }
 }
 
 impl EmbeddedStub {
     /// A stub from `serve`'s configuration text (`docs/stub.md`; the `[smsc]` table is
-    /// required by the format but unused here; relative key paths resolve against
-    /// `base`), a fresh SQLite store in a temporary directory with `cards` and
-    /// `devices` imported, and virtual time 0 at `epoch_unix_s`.
+    /// required by the format but unused here, `database` is ignored; relative key
+    /// paths resolve against `base`), a fresh SQLite store in a new temporary directory
+    /// with `cards` and `devices` imported, its own current-thread tokio runtime, and
+    /// virtual time 0 at `epoch_unix_s`.
     pub fn new(
+        config_toml: &str,
+        base: &Path,
+        cards: &[Card],
+        devices: &[DeviceModel],
+        epoch_unix_s: i64,
+    ) -> Result<Self, StubSetupError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Self::with_runtime(
+            rt,
+            tempfile::tempdir()?,
+            config_toml,
+            base,
+            cards,
+            devices,
+            epoch_unix_s,
+        )
+    }
+
+    /// As [`EmbeddedStub::new`], on `rt` (which may already serve in-process key
+    /// servers, see [`manufacturer::start`]) with the store in `dir` (which this stub
+    /// owns and removes).
+    pub fn with_runtime(
+        rt: tokio::runtime::Runtime,
+        dir: tempfile::TempDir,
         config_toml: &str,
         base: &Path,
         cards: &[Card],
@@ -86,50 +184,63 @@ impl EmbeddedStub {
             .omacp
             .security()
             .map_err(|e| StubSetupError::Config(e.to_string()))?;
-        let mut keys = BTreeMap::new();
-        for k in &config.key_sources {
-            keys.insert(
-                k.manufacturer().to_owned(),
-                KeyProvider::from_config(k).map_err(|e| StubSetupError::Config(e.to_string()))?,
-            );
-        }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()?;
-        let dir = tempfile::tempdir()?;
         let db = dir.path().join("stub.db");
-        let store = rt
-            .block_on(async {
-                let store = AnyStore::open(&db.to_string_lossy()).await?;
-                store.import_cards(cards).await?;
-                store.import_devices(devices).await?;
-                Ok::<_, provisioning_stub::store::StoreError>(store)
-            })
-            .map_err(|e| StubSetupError::Store(e.to_string()))?;
+        let running = Running::open(&db, &config)?;
+        rt.block_on(async {
+            running.store.import_cards(cards).await?;
+            running.store.import_devices(devices).await?;
+            Ok::<_, provisioning_stub::store::StoreError>(())
+        })
+        .map_err(|e| StubSetupError::Store(e.to_string()))?;
         Ok(EmbeddedStub {
             rt,
-            store,
-            policy: config.policy,
-            billing: config.billing,
-            omacp: config.omacp,
+            db,
+            policy: config.policy.clone(),
+            billing: config.billing.clone(),
+            omacp: config.omacp.clone(),
             security,
-            keys,
-            epoch_ms: epoch_unix_s.saturating_mul(1000),
-            reference: 0,
+            config,
+            running: Some(running),
+            start_error: None,
+            control: Arc::new(Mutex::new(Control::default())),
+            crashed: false,
             verdicts: Vec::new(),
+            verdict_of: HashMap::new(),
+            epoch_ms: epoch_unix_s.saturating_mul(1000),
+            clock: None,
             _dir: dir,
         })
     }
 
-    /// The stub's tokio runtime (e.g. to run the manufacturer's key server on it).
+    /// Sets `clock` to the world's time before every message (for in-process key
+    /// servers that stamp keys with it, [`manufacturer::start`]).
+    pub fn with_manufacturer_clock(mut self, clock: VirtualClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The crash controls (see [`Control`]).
+    pub fn control(&self) -> Arc<Mutex<Control>> {
+        self.control.clone()
+    }
+
+    /// The stub's tokio runtime.
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
         &self.rt
     }
 
-    /// The store.
-    pub fn store(&self) -> &AnyStore {
-        &self.store
+    /// The store, while the stub runs.
+    pub fn store(&self) -> Option<&AnyStore> {
+        self.running.as_ref().map(|r| &r.store)
+    }
+
+    /// The SQLite database file.
+    pub fn database(&self) -> &Path {
+        &self.db
+    }
+
+    fn wait<F: Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
     }
 
     fn at(&self, now_ms: u64) -> Timestamp {
@@ -139,36 +250,65 @@ impl EmbeddedStub {
         )
     }
 
-    fn failure(&self, id: RegistrationId, stage: FailureStage, reason: String, now_ms: u64) {
+    /// Fires an armed trigger selected by `which`: the stub is crashed from now on.
+    fn crash_if(&mut self, which: impl Fn(&Trigger) -> bool) -> bool {
+        let Ok(mut c) = self.control.lock() else {
+            return false;
+        };
+        if which(&c.armed) {
+            c.armed = Trigger::default();
+            c.fired = true;
+            self.crashed = true;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn failure(
+        &self,
+        store: &AnyStore,
+        id: RegistrationId,
+        stage: FailureStage,
+        reason: &str,
+        at: Timestamp,
+    ) {
+        // The stub's own failure log; a store error here changes nothing for the world.
         let f = ProvisioningFailure {
             registration_id: id,
             stage: stage.as_str().to_owned(),
-            reason,
-            at: self.at(now_ms),
+            reason: reason.to_owned(),
+            at,
         };
-        let _ = self.rt.block_on(self.store.record_failure(&f));
+        let _ = self.wait(store.record_failure(&f));
     }
 
     fn on_registration(&mut self, sm: &ShortMessage, now_ms: u64) -> ServerReply {
         let mut reply = ServerReply::ack();
+        let Some(store) = self.running.as_ref().map(|r| r.store.clone()) else {
+            return ServerReply::default();
+        };
         let at = self.at(now_ms);
         let card = sm
             .user_data
             .get(8..18)
             .and_then(|b| Iccid::parse(&iccid_digits(b)).ok())
-            .and_then(|iccid| self.rt.block_on(self.store.card(&iccid)).ok().flatten())
+            .and_then(|iccid| self.wait(store.card(&iccid)).ok().flatten())
             .map(|r| r.card);
         let checked = check_registration(&sm.user_data, card.as_ref());
-        let iccid = card.as_ref().map(|c| c.iccid.as_str().to_owned());
-        let outcome = match self
-            .rt
-            .block_on(self.store.record_registration(&NewRegistration {
-                received_at: at,
-                source_addr: sm.source.clone(),
-                raw: sm.user_data.clone(),
-                imei: checked.imei.clone(),
-                verification: checked.verification.clone(),
-            })) {
+        let claimed = sm
+            .user_data
+            .get(8..18)
+            .map(iccid_digits)
+            .filter(|d| !d.is_empty());
+        let recorded = self.wait(store.record_registration(&NewRegistration {
+            received_at: at,
+            source_addr: sm.source.clone(),
+            raw: sm.user_data.clone(),
+            imei: checked.imei.clone(),
+            verification: checked.verification.clone(),
+        }));
+        let outcome = match recorded {
             Ok(o) => o,
             Err(e) => {
                 // Not durable → temporary error, the SMSC redelivers.
@@ -179,56 +319,144 @@ impl EmbeddedStub {
                 return reply;
             }
         };
-        let (label, reason) = match (&outcome, &checked.verification) {
-            (RegistrationOutcome::Accepted(_), _) => ("registration accepted".to_owned(), None),
-            (RegistrationOutcome::Duplicate { .. }, _) => (
-                "duplicate (already handled)".to_owned(),
-                Some("duplicate".to_owned()),
-            ),
-            (RegistrationOutcome::Replay { .. }, _) => (
-                "registration rejected: replay".to_owned(),
-                Some("replay".to_owned()),
-            ),
-            (RegistrationOutcome::Rejected(_), Verification::Rejected { reason, .. }) => (
-                format!("registration rejected: {reason}"),
-                Some(reason.clone()),
-            ),
-            (RegistrationOutcome::Rejected(_), _) => (
-                "registration rejected".to_owned(),
-                Some("rejected".to_owned()),
-            ),
+        let verdict = |this: &mut Self, outcome: Result<Treatment, String>| {
+            this.verdicts.push(ServerVerdict {
+                t_ms: now_ms,
+                iccid: claimed.clone(),
+                imei: checked.imei.clone(),
+                outcome,
+            });
+            this.verdicts.len() - 1
         };
-        let mut arrow = ArrowSpec::new(Lane::Stub, Lane::Stub, label);
-        if let Some(i) = &checked.imei {
-            arrow = arrow.line(format!("IMEI {i}"));
-        }
-        reply.arrows.push(arrow);
-        let (RegistrationOutcome::Accepted(id), Some(card), Some(imei)) =
-            (outcome, card, checked.imei.clone())
-        else {
-            if let Some(r) = reason {
-                self.verdicts.push(ServerVerdict {
-                    t_ms: now_ms,
-                    iccid,
-                    imei: checked.imei,
-                    outcome: Err(r),
-                });
+        let imei_line = checked.imei.as_deref().map(|i| format!("IMEI {i}"));
+        let id = match outcome {
+            RegistrationOutcome::Rejected(_) => {
+                let label = match (&checked.verification, checked.rejection) {
+                    (Verification::Rejected { .. }, Some(l)) => l,
+                    // Verified but no inventory row (the card vanished between lookups).
+                    _ => "unknown_card",
+                };
+                let mut a = ArrowSpec::new(
+                    Lane::Stub,
+                    Lane::Stub,
+                    format!("registration rejected: {label}"),
+                );
+                if let Verification::Rejected { reason, .. } = &checked.verification {
+                    a = a.line(reason.clone());
+                }
+                reply
+                    .arrows
+                    .push(a.line("nothing is sent back (no oracle)"));
+                verdict(self, Err(label.to_owned()));
+                return reply;
             }
+            RegistrationOutcome::Replay { last_counter, .. } => {
+                reply.arrows.push(
+                    ArrowSpec::new(Lane::Stub, Lane::Stub, "registration rejected: replay")
+                        .line(format!(
+                            "counter not above the last accepted {last_counter}"
+                        ))
+                        .line("nothing is sent back (no oracle)"),
+                );
+                verdict(self, Err("replay".to_owned()));
+                return reply;
+            }
+            RegistrationOutcome::Duplicate { original, .. } => {
+                let handled = self
+                    .wait(async {
+                        Ok::<_, provisioning_stub::store::StoreError>(
+                            store.delivered(original).await?
+                                || !store.failures(original).await?.is_empty(),
+                        )
+                    })
+                    .unwrap_or(true);
+                if handled {
+                    reply.arrows.push(
+                        ArrowSpec::new(
+                            Lane::Stub,
+                            Lane::Stub,
+                            format!("duplicate of registration {}: already handled", original.0),
+                        )
+                        .line("acknowledged, nothing sent"),
+                    );
+                    verdict(self, Err("duplicate".to_owned()));
+                    return reply;
+                }
+                reply.arrows.push(ArrowSpec::new(
+                    Lane::Stub,
+                    Lane::Stub,
+                    format!(
+                        "redelivered registration {} found in the store, never provisioned: resuming",
+                        original.0
+                    ),
+                ));
+                original
+            }
+            RegistrationOutcome::Accepted(id) => {
+                let mut a =
+                    ArrowSpec::new(Lane::Stub, Lane::Stub, "registration accepted").line(format!(
+                        "ICCID {} counter {}",
+                        claimed.as_deref().unwrap_or("-"),
+                        match &checked.verification {
+                            Verification::Verified { counter, .. } => counter.to_string(),
+                            Verification::Rejected { .. } => "-".into(),
+                        }
+                    ));
+                if let Some(l) = &imei_line {
+                    a = a.line(l.clone());
+                }
+                reply
+                    .arrows
+                    .push(a.line("stored (durable) before the acknowledgement"));
+                // Accepted now; the treatment is filled in when it is provisioned.
+                let n = verdict(
+                    self,
+                    Ok(Treatment {
+                        depreciated: false,
+                        key_source: None,
+                        device_key: None,
+                    }),
+                );
+                self.verdict_of.insert(id.0, n);
+                id
+            }
+        };
+        let (Some(card), Some(imei)) = (card, checked.imei.clone()) else {
             return reply;
         };
-        let treatment = self.provision(id, &card, &imei, &sm.source, now_ms, &mut reply);
-        self.verdicts.push(ServerVerdict {
-            t_ms: now_ms,
-            iccid,
-            imei: Some(imei),
-            outcome: treatment,
-        });
+        if self.crash_if(|t| t.after_registration_stored) {
+            reply.accepted = false;
+            reply.arrows.push(ArrowSpec::new(
+                Lane::Stub,
+                Lane::Stub,
+                "stub crashes before the acknowledgement",
+            ));
+            return reply;
+        }
+        let treatment = self.provision(&store, id, &card, &imei, &sm.source, now_ms, &mut reply);
+        match self.verdict_of.get(&id.0).copied() {
+            Some(n) if n < self.verdicts.len() => self.verdicts[n].outcome = treatment,
+            _ => {
+                verdict(self, treatment);
+            }
+        }
+        if self.crash_if(|t| t.after_reply_sent) {
+            reply.arrows.push(ArrowSpec::new(
+                Lane::Stub,
+                Lane::Stub,
+                "stub crashes after handing the reply to the SMSC",
+            ));
+        }
         reply
     }
 
     /// Policy, key, payload for an accepted registration (the pipeline's `provision`).
+    /// `Err` (the verdict's reason) when the policy rejects; a key or payload failure
+    /// is recorded and leaves the registration accepted with no key and nothing sent.
+    #[allow(clippy::too_many_arguments)]
     fn provision(
         &mut self,
+        store: &AnyStore,
         id: RegistrationId,
         card: &Card,
         imei: &str,
@@ -237,32 +465,49 @@ impl EmbeddedStub {
         reply: &mut ServerReply,
     ) -> Result<Treatment, String> {
         let now = self.at(now_ms);
-        let stop = |this: &Self, reply: &mut ServerReply, stage: FailureStage, why: String| {
+        let stopped = |this: &Self,
+                       reply: &mut ServerReply,
+                       stage: FailureStage,
+                       why: String,
+                       outcome: Result<Treatment, String>| {
             reply.arrows.push(
                 ArrowSpec::new(
                     Lane::Stub,
                     Lane::Stub,
                     format!("provisioning stopped ({})", stage.as_str()),
                 )
-                .line(why.clone()),
+                .line(why.clone())
+                .line("recorded as a provisioning failure; nothing sent, nothing billed"),
             );
-            this.failure(id, stage, why.clone(), now_ms);
-            Err(format!("{}: {why}", stage.as_str()))
+            let f = ProvisioningFailure {
+                registration_id: id,
+                stage: stage.as_str().to_owned(),
+                reason: why,
+                at: now,
+            };
+            let _ = this.wait(store.record_failure(&f));
+            outcome
+        };
+        let no_key = |depreciated| {
+            Ok(Treatment {
+                depreciated,
+                key_source: None,
+                device_key: None,
+            })
         };
         let Ok(db_imei) = DbImei::parse(imei) else {
-            return stop(
+            return stopped(
                 self,
                 reply,
                 FailureStage::Policy,
                 format!("IMEI {imei} unusable"),
+                Err("invalid_imei".into()),
             );
         };
         let tac = db_imei.tac();
-        let device = self.rt.block_on(self.store.device(&tac)).ok().flatten();
+        let device = self.wait(store.device(&tac)).ok().flatten();
         if device.is_none() {
-            let _ = self
-                .rt
-                .block_on(self.store.record_unknown_tac(&db_imei, now));
+            let _ = self.wait(store.record_unknown_tac(&db_imei, now));
         }
         let decision = policy::decide(
             &self.policy,
@@ -281,7 +526,7 @@ impl EmbeddedStub {
             "TAC {} → {}",
             tac.as_str(),
             device.as_ref().map_or_else(
-                || "unknown".to_owned(),
+                || "not in the device database".to_owned(),
                 |d| format!("{} {}", d.manufacturer, d.model)
             )
         ))
@@ -292,14 +537,23 @@ impl EmbeddedStub {
         for r in &decision.reasons {
             arrow = arrow.line(r.to_string());
         }
+        if decision.reasons.is_empty() {
+            arrow = arrow.line("no rule fired");
+        }
         reply.arrows.push(arrow);
         if decision.treatment == PolicyTreatment::Reject {
             let why: Vec<String> = decision.reasons.iter().map(|r| r.to_string()).collect();
-            return stop(
+            let label = if device.is_none() {
+                "unknown_tac"
+            } else {
+                "policy"
+            };
+            return stopped(
                 self,
                 reply,
                 FailureStage::Policy,
                 format!("policy rejects: {}", why.join("; ")),
+                Err(label.into()),
             );
         }
         let apn = self.omacp.apn_for(decision.operator.as_deref());
@@ -322,32 +576,29 @@ impl EmbeddedStub {
         };
         let mut issuance = None;
         if treatment.depreciated {
-            let Some(body) = imei.get(..14) else {
-                return stop(
+            // The device key names the Luhn-valid IMEI (docs/device-key.md).
+            let canonical = imei.get(..14).map(|body| {
+                format!(
+                    "{body}{}",
+                    char::from(provisioning_stub::keys::luhn_check_digit(body.as_bytes()))
+                )
+            });
+            let Some(key_imei) = canonical.as_deref().and_then(|c| KeyImei::parse(c).ok()) else {
+                return stopped(
                     self,
                     reply,
                     FailureStage::Key,
                     format!("IMEI {imei} unusable"),
+                    no_key(true),
                 );
             };
-            let canonical = format!(
-                "{body}{}",
-                char::from(provisioning_stub::keys::luhn_check_digit(body.as_bytes()))
-            );
-            let Ok(key_imei) = KeyImei::parse(&canonical) else {
-                return stop(
-                    self,
-                    reply,
-                    FailureStage::Key,
-                    format!("IMEI {imei} unusable"),
-                );
-            };
+            let canonical = canonical.unwrap_or_default();
             let provider = manufacturer
                 .as_deref()
-                .and_then(|m| self.keys.get(m).cloned());
+                .and_then(|m| self.running.as_ref().and_then(|r| r.keys.get(m)).cloned());
             let (key, source) = match provider {
                 None => {
-                    return stop(
+                    return stopped(
                         self,
                         reply,
                         FailureStage::Key,
@@ -355,32 +606,45 @@ impl EmbeddedStub {
                             "no key source for manufacturer {}",
                             manufacturer.as_deref().unwrap_or("(unknown TAC)")
                         ),
+                        no_key(true),
                     );
                 }
                 Some(KeyProvider::Local(signer)) => {
                     let secs = u64::try_from(now.0 / 1000).unwrap_or(0);
                     let key_id = u64::try_from(id.0).unwrap_or(0);
                     match signer.issue(key_id, &key_imei, &settings.apn, secs, None) {
-                        Ok(k) => (k, KeySource::Local),
+                        Ok(k) => {
+                            reply.arrows.push(
+                                ArrowSpec::new(Lane::Stub, Lane::Stub, "device key signed locally")
+                                    .line(format!("key id {key_id}, delegated signing key")),
+                            );
+                            (k, KeySource::Local)
+                        }
                         Err(e) => {
-                            return stop(self, reply, FailureStage::Key, format!("local key: {e}"));
+                            return stopped(
+                                self,
+                                reply,
+                                FailureStage::Key,
+                                format!("local key: {e}"),
+                                no_key(true),
+                            );
                         }
                     }
                 }
                 Some(KeyProvider::Manufacturer(client)) => {
                     reply.arrows.push(
-                        ArrowSpec::new(Lane::Stub, Lane::Manufacturer, "POST key request (mTLS)")
+                        ArrowSpec::new(Lane::Stub, Lane::Manufacturer, "POST /v1/keys (mTLS)")
                             .line(format!("IMEI {canonical}, APN {}", settings.apn.apn)),
                     );
-                    match self
-                        .rt
-                        .block_on(client.request_key(&key_imei, &settings.apn))
-                    {
+                    match self.wait(client.request_key(&key_imei, &settings.apn)) {
                         Ok(k) => {
                             let bytes = k.device_key.encode();
                             reply.arrows.push(
                                 ArrowSpec::new(Lane::Manufacturer, Lane::Stub, "device key")
-                                    .line(format!("key id {}", k.device_key.key_id))
+                                    .line(format!(
+                                        "key id {}, signature verified",
+                                        k.device_key.key_id
+                                    ))
                                     .raw(&bytes),
                             );
                             (k.device_key, KeySource::Manufacturer)
@@ -394,12 +658,18 @@ impl EmbeddedStub {
                                 )
                                 .line(e.to_string()),
                             );
-                            return stop(self, reply, FailureStage::Key, e.to_string());
+                            return stopped(
+                                self,
+                                reply,
+                                FailureStage::Key,
+                                e.to_string(),
+                                no_key(true),
+                            );
                         }
                     }
                 }
             };
-            let recorded = self.rt.block_on(self.store.record_issuance(&NewIssuance {
+            let recorded = self.wait(store.record_issuance(&NewIssuance {
                 registration_id: Some(id),
                 iccid: card.iccid.as_str().to_owned(),
                 imei: canonical,
@@ -409,28 +679,69 @@ impl EmbeddedStub {
                 issued_at: now,
             }));
             match recorded {
-                Ok(i) => issuance = Some(i.id),
+                Ok(i) => {
+                    reply.arrows.push(
+                        ArrowSpec::new(
+                            Lane::Stub,
+                            Lane::Stub,
+                            format!("key issuance {} recorded", i.id.0),
+                        )
+                        .line(format!("source {}, before the key leaves", source.as_str())),
+                    );
+                    issuance = Some(i.id);
+                }
                 Err(e) => {
-                    return stop(
+                    return stopped(
                         self,
                         reply,
                         FailureStage::Key,
                         format!("recording the issuance: {e}"),
+                        no_key(true),
                     );
                 }
             }
             treatment.key_source = Some(source.as_str().to_owned());
             treatment.device_key = Some(key.encode().to_vec());
         }
-        let reference = self.reference;
-        self.reference = self.reference.wrapping_add(1);
+        let reference = match self.running.as_mut() {
+            Some(r) => {
+                r.reference = r.reference.wrapping_add(1);
+                r.reference.wrapping_sub(1)
+            }
+            None => 0,
+        };
         let segments = cp::document(&settings, treatment.device_key.as_deref())
             .and_then(|doc| cp::push(&doc, &self.security, card.imsi.as_str()))
             .and_then(|push| cp::segments(&push, reference));
         let segments = match segments {
             Ok(s) => s,
-            Err(e) => return stop(self, reply, FailureStage::Payload, e.to_string()),
+            Err(e) => {
+                let outcome = Ok(Treatment {
+                    device_key: None,
+                    key_source: None,
+                    ..treatment
+                });
+                return stopped(self, reply, FailureStage::Payload, e.to_string(), outcome);
+            }
         };
+        let mut mt = Vec::with_capacity(segments.len());
+        for seg in &segments {
+            // Each segment is UDHL ‖ UDH ‖ data, 8-bit (`cp::segments`).
+            let Ok(sm) = ShortMessage::from_smpp("", destination, 0x40, 0, 0x04, seg) else {
+                return stopped(
+                    self,
+                    reply,
+                    FailureStage::Payload,
+                    "segment without UDH".into(),
+                    Ok(Treatment {
+                        device_key: None,
+                        key_source: None,
+                        ..treatment
+                    }),
+                );
+            };
+            mt.push(sm);
+        }
         reply.arrows.push(
             ArrowSpec::new(
                 Lane::Stub,
@@ -448,19 +759,8 @@ impl EmbeddedStub {
                 "standard settings"
             }),
         );
-        for seg in &segments {
-            // Each segment is UDHL ‖ UDH ‖ data, 8-bit (`cp::segments`).
-            let Ok(sm) = ShortMessage::from_smpp("", destination, 0x40, 0, 0x04, seg) else {
-                return stop(
-                    self,
-                    reply,
-                    FailureStage::Payload,
-                    "segment without UDH".into(),
-                );
-            };
-            reply.mt.push(sm);
-        }
-        let _ = self.rt.block_on(self.store.record_delivery(&NewDelivery {
+        reply.mt.extend(mt);
+        let _ = self.wait(store.record_delivery(&NewDelivery {
             registration_id: id,
             issuance_id: issuance,
             destination: destination.to_owned(),
@@ -472,6 +772,9 @@ impl EmbeddedStub {
 
     fn on_report(&mut self, sm: &ShortMessage, now_ms: u64) -> ServerReply {
         let mut reply = ServerReply::ack();
+        let Some(store) = self.running.as_ref().map(|r| r.store.clone()) else {
+            return ServerReply::default();
+        };
         let now = self.at(now_ms);
         let mut note = |label: String| {
             reply
@@ -486,7 +789,7 @@ impl EmbeddedStub {
             note("report ignored: ICCID invalid".into());
             return reply;
         };
-        let Ok(Some(card)) = self.rt.block_on(self.store.card(&iccid)) else {
+        let Ok(Some(card)) = self.wait(store.card(&iccid)) else {
             note("report ignored: unknown card".into());
             return reply;
         };
@@ -494,24 +797,24 @@ impl EmbeddedStub {
             note("report ignored: bad MAC".into());
             return reply;
         };
-        let Ok(Some((reg, issuance))) = self.rt.block_on(
-            self.store
-                .accepted_registration(&iccid, report.registration_counter),
-        ) else {
+        let Ok(Some((reg, issuance))) =
+            self.wait(store.accepted_registration(&iccid, report.registration_counter))
+        else {
             note("report ignored: no such registration".into());
             return reply;
         };
         if !report.result.is_configured() {
             note(format!("handset refused: {}", report.result.label()));
             self.failure(
+                &store,
                 reg,
                 FailureStage::Handset,
-                format!(
+                &format!(
                     "handset refused: {} ({:#04x})",
                     report.result.label(),
                     report.result.0
                 ),
-                now_ms,
+                now,
             );
             return reply;
         }
@@ -521,10 +824,7 @@ impl EmbeddedStub {
         };
         let entries =
             billing::on_download_confirmed(&self.billing, &issuance, now).unwrap_or_default();
-        match self
-            .rt
-            .block_on(self.store.confirm_download(issuance.id, now, &entries))
-        {
+        match self.wait(store.confirm_download(issuance.id, now, &entries)) {
             Ok(c) => {
                 let mut a = ArrowSpec::new(
                     Lane::Stub,
@@ -541,35 +841,35 @@ impl EmbeddedStub {
                     ));
                 }
                 reply.arrows.push(a);
+                let client = issuance.manufacturer.as_deref().and_then(|m| {
+                    match self.running.as_ref().and_then(|r| r.keys.get(m)) {
+                        Some(KeyProvider::Manufacturer(c)) => Some(c.clone()),
+                        _ => None,
+                    }
+                });
                 if c.first
                     && issuance.source == KeySource::Manufacturer
                     && report.device_key_id != 0
-                    && let Some(KeyProvider::Manufacturer(client)) = issuance
-                        .manufacturer
-                        .as_deref()
-                        .and_then(|m| self.keys.get(m))
+                    && let Some(client) = client
                 {
                     reply.arrows.push(
                         ArrowSpec::new(
                             Lane::Stub,
                             Lane::Manufacturer,
-                            "POST download confirmation",
+                            "POST /v1/confirmations (mTLS)",
                         )
                         .line(format!("key id {}", report.device_key_id)),
                     );
-                    let ok = self
-                        .rt
-                        .block_on(client.confirm(report.device_key_id))
-                        .is_ok();
-                    reply.arrows.push(ArrowSpec::new(
-                        Lane::Manufacturer,
-                        Lane::Stub,
-                        if ok {
-                            "confirmation recorded"
-                        } else {
-                            "confirmation failed"
-                        },
-                    ));
+                    let answer = match self.wait(client.confirm(report.device_key_id)) {
+                        Ok(_) => {
+                            ArrowSpec::new(Lane::Manufacturer, Lane::Stub, "confirmation recorded")
+                        }
+                        Err(e) => {
+                            ArrowSpec::new(Lane::Manufacturer, Lane::Stub, "confirmation failed")
+                                .line(e.to_string())
+                        }
+                    };
+                    reply.arrows.push(answer);
                 }
             }
             Err(e) => {
@@ -583,8 +883,42 @@ impl EmbeddedStub {
     }
 }
 
+impl Running {
+    /// A running stub on the database file `db`: a new connection, key providers from
+    /// the configuration (their files are read again, as a restarted process would).
+    fn open(db: &Path, config: &StubConfig) -> Result<Running, StubSetupError> {
+        let store = SqliteStore::open_inline(db, STORE)
+            .map_err(|e| StubSetupError::Store(e.to_string()))?;
+        let mut keys = BTreeMap::new();
+        for k in &config.key_sources {
+            keys.insert(
+                k.manufacturer().to_owned(),
+                KeyProvider::from_config(k).map_err(|e| StubSetupError::Config(e.to_string()))?,
+            );
+        }
+        Ok(Running {
+            store: AnyStore::Sqlite(store),
+            keys,
+            reference: 0,
+        })
+    }
+}
+
 impl ProvisioningServer for EmbeddedStub {
     fn on_mo(&mut self, sm: &ShortMessage, now_ms: u64) -> ServerReply {
+        if self.crashed || self.running.is_none() {
+            // A crashed or stopped process answers nothing: the SMSC retries later.
+            let mut r = ServerReply::default();
+            if let Some(e) = &self.start_error {
+                r.arrows.push(
+                    ArrowSpec::new(Lane::Stub, Lane::Stub, "stub failed to start").line(e.clone()),
+                );
+            }
+            return r;
+        }
+        if let Some(c) = &self.clock {
+            c.set(u64::try_from(self.at(now_ms).0 / 1000).unwrap_or(0));
+        }
         if sm.user_data.starts_with(&applet::wire::registration::MAGIC) {
             self.on_registration(sm, now_ms)
         } else if sm
@@ -603,16 +937,38 @@ impl ProvisioningServer for EmbeddedStub {
         }
     }
 
+    fn on_running(&mut self, running: bool, _now_ms: u64) {
+        // Stop: the process is gone (connections closed). Start: a new process on the
+        // same database file.
+        self.running = None;
+        self.crashed = false;
+        self.start_error = None;
+        if running {
+            match Running::open(&self.db, &self.config) {
+                Ok(r) => self.running = Some(r),
+                Err(e) => self.start_error = Some(e.to_string()),
+            }
+        }
+    }
+
     fn verdicts(&self) -> Vec<ServerVerdict> {
         self.verdicts.clone()
     }
 
     fn ledger(&self) -> Vec<LedgerLine> {
-        self.rt
-            .block_on(
-                self.store
-                    .ledger_between(Timestamp(i64::MIN), Timestamp(i64::MAX)),
-            )
+        // Read from the database (also while stopped: an operator can still query it).
+        let reader;
+        let store = match &self.running {
+            Some(r) => &r.store,
+            None => match SqliteStore::open_inline(&self.db, STORE) {
+                Ok(s) => {
+                    reader = AnyStore::Sqlite(s);
+                    &reader
+                }
+                Err(_) => return Vec::new(),
+            },
+        };
+        self.wait(store.ledger_between(Timestamp(i64::MIN), Timestamp(i64::MAX)))
             .unwrap_or_default()
             .into_iter()
             .map(|e| LedgerLine {
