@@ -350,8 +350,17 @@ fn more_time_poll_interval_display_text() {
         }));
     // The poll interval now drives STATUS.
     assert_eq!(t.next_deadline(), Some(30_000));
-    t.advance(30_000).unwrap();
+    // Moving the clock alone does nothing that is due (a driver's visit does).
+    let sent = card.state().apdus.len();
+    t.set_now(45_000);
+    assert_eq!(t.now_ms(), 45_000);
+    assert_eq!(card.state().apdus.len(), sent, "set_now sends nothing");
+    assert_eq!(t.next_deadline(), Some(30_000), "the poll is still owed");
+    t.set_now(10_000);
+    assert_eq!(t.now_ms(), 45_000, "never backwards");
+    t.advance(45_000).unwrap();
     assert_eq!(card.state().apdus.last().unwrap(), &h("80 F2 00 0C 00"));
+    assert_eq!(t.next_deadline(), Some(75_000));
 }
 
 #[test]
