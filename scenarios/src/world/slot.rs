@@ -14,7 +14,7 @@ use handset_sim::terminal::uicc::{CardClock, SharedCard, SimulatedUicc};
 use handset_sim::trace::decode::Decoder;
 use handset_sim::trace::{Event, Exchange};
 
-use super::event::{ApduRecord, Arrow, CardMark, Lane, Sink};
+use super::event::{ApduRecord, Arrow, CardMark, Lane, NameId, Sink};
 use super::external::{CardBody, ExternalCard};
 
 /// A simulated card as the world holds it.
@@ -54,6 +54,9 @@ impl Held {
 pub struct CardSlot {
     name: String,
     handset: String,
+    /// `handset` and the inserted card's name as interned in the APDU log.
+    handset_id: NameId,
+    card_id: NameId,
     card: Option<(String, Held)>,
     clock: CardClock,
     sink: Sink,
@@ -76,6 +79,8 @@ impl CardSlot {
         CardSlot {
             name: format!("{handset} slot"),
             handset: handset.to_owned(),
+            handset_id: sink.intern(handset),
+            card_id: 0,
             card: None,
             clock,
             sink,
@@ -91,6 +96,7 @@ impl CardSlot {
             CardBody::External(c) => Held::External(c),
         };
         self.card = Some((name.to_owned(), held));
+        self.card_id = self.sink.intern(name);
         self.decoder = Decoder::new();
     }
 
@@ -218,49 +224,46 @@ impl CardReader for CardSlot {
 
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
         let t_ms = self.clock.now_ms();
-        let (name, held) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
-        let name = name.clone();
+        let (_, held) = self.card.as_mut().ok_or(ReaderError::NoCard)?;
         let rsp = held.reader().transmit(apdu);
-        let response = rsp.as_ref().map(Vec::clone).unwrap_or_default();
-        self.sink.apdu(ApduRecord::Exchange {
+        let response: &[u8] = rsp.as_deref().unwrap_or_default();
+        self.sink
+            .exchange(t_ms, self.card_id, self.handset_id, apdu, response);
+        // An idle STATUS answered 90 00 stays off the ladder, and so does a muted card.
+        let name = match &self.card {
+            Some((n, _)) if !is_idle_poll(apdu, response) && self.sink.wants(n) => n.clone(),
+            _ => return rsp,
+        };
+        let summary = self.label(apdu, response);
+        let fetch = apdu.get(1) == Some(&0x12);
+        let (from, to) = if fetch {
+            (Lane::Card, Lane::Handset)
+        } else {
+            (Lane::Handset, Lane::Card)
+        };
+        let sw = match response.last_chunk::<2>() {
+            Some([a, b]) => {
+                let sw = StatusWord::from_bytes(*a, *b);
+                format!("{:04X} {}", sw.0, sw.description())
+            }
+            None => "no response".into(),
+        };
+        let mut raw = apdu.to_vec();
+        raw.extend_from_slice(response);
+        self.sink.arrow(Arrow {
             t_ms,
-            card: name.clone(),
-            handset: self.handset.clone(),
-            command: apdu.to_vec(),
-            response: response.clone(),
+            from,
+            to,
+            actor: name,
+            label: summary.chars().take(72).collect(),
+            detail: vec![
+                summary,
+                format!("C-APDU {}", hex::encode_upper(apdu)),
+                format!("R-APDU {}", hex::encode_upper(response)),
+                format!("SW {sw}"),
+            ],
+            raw_hex: hex::encode_upper(raw),
         });
-        if !is_idle_poll(apdu, &response) && self.sink.wants(&name) {
-            let summary = self.label(apdu, &response);
-            let fetch = apdu.get(1) == Some(&0x12);
-            let (from, to) = if fetch {
-                (Lane::Card, Lane::Handset)
-            } else {
-                (Lane::Handset, Lane::Card)
-            };
-            let sw = match response.last_chunk::<2>() {
-                Some([a, b]) => {
-                    let sw = StatusWord::from_bytes(*a, *b);
-                    format!("{:04X} {}", sw.0, sw.description())
-                }
-                None => "no response".into(),
-            };
-            let mut raw = apdu.to_vec();
-            raw.extend_from_slice(&response);
-            self.sink.arrow(Arrow {
-                t_ms,
-                from,
-                to,
-                actor: name,
-                label: summary.chars().take(72).collect(),
-                detail: vec![
-                    summary,
-                    format!("C-APDU {}", hex::encode_upper(apdu)),
-                    format!("R-APDU {}", hex::encode_upper(&response)),
-                    format!("SW {sw}"),
-                ],
-                raw_hex: hex::encode_upper(raw),
-            });
-        }
         rsp
     }
 
