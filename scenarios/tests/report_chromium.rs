@@ -1,13 +1,35 @@
-//! The HTML report renders in headless Chromium (Debian `chromium`): a synthetic run
-//! is written, screenshotted, and the PNG checked for size and for more than a handful
-//! of colours. With `CI=true` a missing Chromium fails the test; otherwise it skips.
+//! The HTML report renders in headless Chromium (Debian `chromium`): the report of a
+//! real engine run (story 05, the depreciated handset with the manufacturer's key, and
+//! the deliberately wrong fixture, so a failing step is drawn) is written,
+//! screenshotted, and the PNG checked for size and for more than a handful of colours. With `CI=true` a missing Chromium fails the test; otherwise it skips.
 //! The screenshot is kept under `target/tmp/report-screenshot.png` for a human to look at.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use scenarios::engine::WorldFactory;
 use scenarios::report::html::html_report;
-use scenarios::report::sample::synthetic_results;
+use scenarios::runner::{EngineOptions, Outcome, ScenarioResult, run_scenario};
+use scenarios::scenario;
+
+/// Story 05 and the deliberately wrong fixture, played by the real engine.
+fn real_results() -> Vec<ScenarioResult> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = [
+        root.join("05-swap-depreciated-manufacturer-key.toml"),
+        root.join("tests/fixtures/deliberately-wrong.toml"),
+    ];
+    let results: Vec<ScenarioResult> = files
+        .iter()
+        .map(|f| {
+            let s = scenario::load(f).expect("library file loads");
+            run_scenario(&s, &WorldFactory, &EngineOptions::default())
+        })
+        .collect();
+    assert_eq!(results[0].outcome, Outcome::Passed);
+    assert!(matches!(results[1].outcome, Outcome::Failed(_)));
+    results
+}
 
 fn chromium() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
@@ -46,7 +68,10 @@ fn html_report_renders_in_headless_chromium() {
     let html = dir.path().join("index.html");
     std::fs::write(
         &html,
-        html_report("imeitrack run — synthetic", &synthetic_results()),
+        html_report(
+            "imeitrack run — story 05 and a wrong expectation",
+            &real_results(),
+        ),
     )
     .unwrap();
     let profile = tempfile::tempdir().unwrap();
