@@ -37,7 +37,7 @@ fn tool(name: &str) -> Option<PathBuf> {
             std::env::var("CI").as_deref() != Ok("true"),
             "{name} not installed (CI=true)"
         );
-        eprintln!("skipping: {name} not installed (apt-get install libwbxml2-utils)");
+        eprintln!("SKIP: {name} not installed (apt-get install libwbxml2-utils)");
     }
     found
 }

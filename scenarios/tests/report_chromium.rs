@@ -61,7 +61,7 @@ fn html_report_renders_in_headless_chromium() {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("chromium is not installed (apt-get install chromium) and CI=true");
         }
-        eprintln!("skipping: chromium not installed");
+        eprintln!("SKIP: chromium not installed (apt-get install chromium)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

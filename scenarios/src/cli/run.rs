@@ -73,8 +73,8 @@ pub struct CheckArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// The engine linked into this build, if any. The integrator replaces `None` with the
-/// real engine's factory; nothing else in the command line changes.
+/// The engine `imeitrack run` plays scenarios with: the in-process world
+/// ([`crate::engine::WorldFactory`]). `None` would make `run` validate only.
 pub fn default_factory() -> Option<&'static dyn EngineFactory> {
     Some(&crate::engine::WorldFactory)
 }
