@@ -127,8 +127,8 @@ pub struct WorldEngine {
     /// Clear MO RP-ERROR after this many more MO attempts (`count`).
     mo_error_budget: Option<(usize, u32)>,
     arrows_seen: usize,
-    /// Card → virtual time of its last power-up (for `attempts`).
-    cycle_start: BTreeMap<String, u64>,
+    /// Card → how many SMS it had sent before its last power-up (for `attempts`).
+    cycle_start: BTreeMap<String, usize>,
     powered_cards: BTreeSet<String>,
     /// The scenario being played (for dry runs that locate named NVM commit points).
     scenario: Arc<Scenario>,
@@ -866,8 +866,13 @@ impl WorldEngine {
         } else {
             self.world.with_smsc(|s, _| s.faults.clone())
         };
-        if f.network.is_some() {
-            // The SMSC simulator has one fault set for every network.
+        if let Some(n) = &f.network {
+            // The SMSC simulator has one fault set for every network: a fault limited to
+            // one network cannot be played faithfully, so it is refused, not widened.
+            return Err(EngineError::Unsupported(format!(
+                "fault limited to network {:?}: the SMSC simulator applies faults to every network; drop `network` to fault them all",
+                n.get_ref()
+            )));
         }
         if let Some(d) = f.smsc_down {
             faults.down.push(DownWindow {
@@ -979,7 +984,8 @@ impl WorldEngine {
                 let from = self.cycle_start.get(name).copied().unwrap_or(0);
                 v.sent
                     .iter()
-                    .filter(|s| s.registration.is_some() && s.t_ms >= from)
+                    .skip(from)
+                    .filter(|s| s.registration.is_some())
                     .count() as u32
             },
             counter: v.next_counter,
@@ -1087,25 +1093,28 @@ fn session_of(s: &applet::tracker::State) -> Option<SessionOutcome> {
 
 impl Engine for WorldEngine {
     fn step(&mut self, step: &Step) -> Result<Vec<Event>, EngineError> {
+        // SMS each card had sent before this step: a card powered up during the step
+        // starts its power cycle there (by sending order, so SMS of the same virtual
+        // instant before the power-up are not counted in `attempts`).
+        let sent_before: BTreeMap<String, usize> = self
+            .cards
+            .iter()
+            .filter_map(|c| {
+                self.world
+                    .card_view(c)
+                    .ok()
+                    .map(|v| (c.clone(), v.sent.len()))
+            })
+            .collect();
         self.play(step)?;
         for c in &self.cards {
             if let Ok(v) = self.world.card_view(c)
-                && let Some(h) = &v.in_handset
+                && v.in_handset.is_some()
+                && v.powered
+                && !self.powered_cards.contains(c)
             {
-                let powered_now = v.powered;
-                let was = self.powered_cards.contains(c);
-                if powered_now && !was {
-                    let t = self
-                        .world
-                        .arrows_since(self.arrows_seen)
-                        .iter()
-                        .find(|a| {
-                            a.label == "power on" && a.actor == *h
-                                || a.label.starts_with("card inserted") && a.actor == *c
-                        })
-                        .map_or(self.world.now_ms(), |a| a.t_ms);
-                    self.cycle_start.insert(c.clone(), t);
-                }
+                let from = sent_before.get(c).copied().unwrap_or(0);
+                self.cycle_start.insert(c.clone(), from);
             }
         }
         self.powered_cards = self

@@ -145,6 +145,9 @@ pub fn terminal_plmn(p: network::Plmn) -> Option<TerminalPlmn> {
 pub struct MoRecord {
     /// Virtual time.
     pub t_ms: u64,
+    /// Position among every MO SMS of the world (all handsets share one counter), so
+    /// messages sent at the same virtual instant keep the order they were sent in.
+    pub seq: u64,
     /// The card that was in the handset.
     pub card: Option<String>,
     /// The SMS-SUBMIT TPDU.
@@ -163,18 +166,22 @@ pub struct SmscLink {
     epoch_unix_s: i64,
     tz_quarters: Option<i8>,
     sink: Sink,
+    /// The world's MO counter, shared by every handset's link.
+    seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Every MO SMS, in order.
     pub sent: Vec<MoRecord>,
 }
 
 impl SmscLink {
-    /// A link for `handset` on the shared SMSC.
+    /// A link for `handset` on the shared SMSC; `seq` is the world's MO counter, shared
+    /// by every handset's link ([`MoRecord::seq`]).
     pub fn new(
         handset: &str,
         smsc: SmscHandle,
         epoch_unix_s: i64,
         tz_quarters: Option<i8>,
         sink: Sink,
+        seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ) -> Self {
         SmscLink {
             smsc,
@@ -184,6 +191,7 @@ impl SmscLink {
             epoch_unix_s,
             tz_quarters,
             sink,
+            seq,
             sent: Vec::new(),
         }
     }
@@ -286,6 +294,7 @@ impl NetworkLink for SmscLink {
         }
         self.sent.push(MoRecord {
             t_ms: now_ms,
+            seq: self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             card: self.card.clone(),
             tpdu: tpdu.to_vec(),
             outcome,

@@ -286,6 +286,7 @@ impl WorldBuilder {
             }
         }
         let mut handsets = BTreeMap::new();
+        let mo_seq = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         for (name, spec) in self.handsets {
             let slot = CardSlot::new(&name, clock.card_clock(), sink.clone());
             let link = SmscLink::new(
@@ -294,6 +295,7 @@ impl WorldBuilder {
                 self.epoch_unix_s,
                 self.tz_quarters,
                 sink.clone(),
+                mo_seq.clone(),
             );
             // A real handset can report an IMEI whose 15th digit is not its Luhn check
             // digit (story 08): the terminal keeps and reports the IMEI exactly as given,
@@ -1717,16 +1719,21 @@ impl World {
                 let registration = link::submit_to_message(&r.tpdu)
                     .ok()
                     .and_then(|(sm, _)| describe::registration(&sm.user_data));
-                sent.push(SentSms {
-                    t_ms: r.t_ms,
-                    handset: hname.clone(),
-                    tpdu: r.tpdu.clone(),
-                    outcome: r.outcome,
-                    registration,
-                });
+                sent.push((
+                    r.seq,
+                    SentSms {
+                        t_ms: r.t_ms,
+                        handset: hname.clone(),
+                        tpdu: r.tpdu.clone(),
+                        outcome: r.outcome,
+                        registration,
+                    },
+                ));
             }
         }
-        sent.sort_by_key(|s| s.t_ms);
+        // In the order sent (the world's MO counter), not handset by handset.
+        sent.sort_by_key(|(seq, _)| *seq);
+        let sent: Vec<SentSms> = sent.into_iter().map(|(_, s)| s).collect();
         Ok(CardView {
             in_handset: c.in_handset.clone(),
             powered,
