@@ -22,7 +22,7 @@
 #   IMEITRACK      imeitrack binary (default: cargo build -p scenarios --bin imeitrack)
 #   OUT_DIR        where pcaps and pySim-trace outputs go (default: a new temp dir)
 #   PYSIM_KNOWN_GAPS  space-separated "unknown_…" names pySim-trace is known not to decode
-#                  (default: see KNOWN_GAPS below; docs/traces.md §"Checked with pySim-trace")
+#                  (default: see KNOWN_GAPS below; docs/traces.md §8 "Checked with pySim-trace")
 #
 # pySim is not on PyPI: see docs/traces.md for how the checkout and venv were made.
 set -euo pipefail
