@@ -567,6 +567,34 @@ fn replay_of_an_old_push() {
     assert_eq!(rep.reports.len(), 3);
 }
 
+/// Standard settings: the push applied last, again, changes nothing and is applied and
+/// confirmed (a card back in a handset that holds its settings); an older push would
+/// roll the settings back and is a replay.
+#[test]
+fn standard_push_again_is_applied_but_an_older_one_is_a_replay() {
+    let a = Doc::new("internet.a.example", None);
+    let b = Doc::new("internet.b.example", None);
+    let segs_a = segments(&netwpin_push(&a.wbxml()), 0x20);
+    let segs_b = segments(&netwpin_push(&b.wbxml()), 0x21);
+    let mut c = client();
+    let mut rep = RecordingReporter::default();
+    assert!(deliver(&mut c, &segs_a, 0, &mut rep)[0].is_configured());
+    // A again right away: the latest body, applied again.
+    let r = deliver(&mut c, &segs_a, 10_000, &mut rep);
+    assert!(r[0].is_configured(), "{r:?}");
+    assert_eq!(c.store().entries().len(), 1);
+    // B, then A: A is no longer the latest, so it would roll back: replay.
+    assert!(deliver(&mut c, &segs_b, 20_000, &mut rep)[0].is_configured());
+    let before = c.store().entries().to_vec();
+    let r = deliver(&mut c, &segs_a, 30_000, &mut rep);
+    assert_eq!(rejected(&r), &RejectReason::Replay);
+    assert_eq!(c.store().entries(), &before[..]);
+    // B again (the latest): applied, nothing changes.
+    let r = deliver(&mut c, &segs_b, 40_000, &mut rep);
+    assert!(r[0].is_configured(), "{r:?}");
+    assert_eq!(c.store().entries(), &before[..]);
+}
+
 #[test]
 fn missing_part_times_out_cleanly() {
     let (doc, key) = keyed_doc(

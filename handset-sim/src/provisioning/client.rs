@@ -10,7 +10,9 @@
 //!
 //! Replay record: the SHA-256 of every applied WBXML body and the `(key_id, nonce)` of every
 //! device key used, each in a bounded FIFO ([`ClientConfig::replay_capacity`]). A push whose
-//! body or key was applied before is rejected with [`RejectReason::Replay`] (a replay older
+//! body or key was applied before is rejected with [`RejectReason::Replay`] — except the
+//! standard-settings body applied last, which changes nothing and is applied again and
+//! confirmed (a card back in a handset that holds its settings) (a replay older
 //! than the record's capacity would be re-evaluated from scratch; the device key's IMEI and
 //! APN bindings still hold).
 
@@ -208,11 +210,19 @@ impl ProvisioningClient {
         }
         self.authenticate(&pdu).map_err(fail)?;
         let digest: [u8; 32] = Sha256::digest(pdu.body).into();
-        if self.applied_bodies.contains(&digest) {
-            return Err(fail(RejectReason::Replay));
-        }
         let doc = ProvisioningDoc::parse(pdu.body)
             .map_err(|e| fail(RejectReason::BadDocument(e.offset)))?;
+        if self.applied_bodies.contains(&digest) {
+            // The push applied last, again, with standard settings only (a card back in a
+            // handset that already holds its settings): applying it changes nothing, so
+            // it is applied and confirmed. Any older body would roll settings back, and a
+            // device key works once: those are replays.
+            let latest = self.applied_bodies.back() == Some(&digest);
+            if !latest || doc.device_key().is_some() {
+                return Err(fail(RejectReason::Replay));
+            }
+            return self.apply_standard(&doc);
+        }
         let result = match doc.device_key() {
             None => self.apply_standard(&doc),
             Some(dk) => self.run_session(&doc, dk, now_ms),
