@@ -448,7 +448,10 @@ impl Decoder {
             _ => {}
         }
         let is_case2ish = matches!(ins.0, 0xB0 | 0xB2 | 0xC0 | 0x12 | 0xF2 | 0xCA);
-        if is_case2ish && let Some(le) = p3 {
+        if ins.0 == 0xF2 && p2 == 0x0C {
+            // STATUS with P2 = 0C asks for no data (TS 102 221 §11.1.2): P3 is not an Le.
+            out.extend_from_slice(b" (no data returned)");
+        } else if is_case2ish && let Some(le) = p3 {
             w!(out, " Le={}", if le == 0 { 256 } else { u16::from(le) });
         }
         // Response.
@@ -1029,6 +1032,16 @@ mod tests {
     }
 
     /// 01-apdu.md §3: SELECT MF / GET RESPONSE / SELECT EF.ICCID / READ BINARY.
+    #[test]
+    fn status_without_data_has_no_le() {
+        let mut d = Decoder::new();
+        // TS 102 221 §11.1.2: P2 = 0C, no data returned; P3 = 00 is not Le = 256.
+        let s = one(&mut d, "80 F2 00 0C 00", "90 00");
+        assert!(s.starts_with("STATUS (no data returned) => 90 00"), "{s}");
+        let s = one(&mut d, "80 F2 00 00 16", "62 14 82 02 78 21 90 00");
+        assert!(s.starts_with("STATUS Le=22"), "{s}");
+    }
+
     #[test]
     fn file_tracking() {
         let mut d = Decoder::new();
