@@ -51,16 +51,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use handset_sim::network::ShortMessage;
 use handset_sim::network::smpp::frame::{self, Frame};
+use handset_sim::network::smpp::{self, c_str, submit_payload};
+use handset_sim::network::{EsmeDelivery, ShortMessage};
 use handset_sim::provisioning::Reassembler;
-use rusmpp::pdus::{BindTransceiverResp, DeliverSm, SubmitSm, SubmitSmResp};
-use rusmpp::tlvs::TlvValue;
-use rusmpp::types::{COctetString, EmptyOrFullCOctetString, OctetString};
-use rusmpp::values::{
-    DataCoding, EsmClass, InterfaceVersion, Npi, PriorityFlag, RegisteredDelivery,
-    ReplaceIfPresentFlag, ServiceType, Ton,
-};
+use rusmpp::pdus::{BindTransceiverResp, DeliverSm, SubmitSmResp};
+use rusmpp::values::InterfaceVersion;
 use rusmpp::{Command, CommandId, CommandStatus, Pdu};
 
 use super::event::{ArrowSpec, Lane};
@@ -608,56 +604,14 @@ impl ProvisioningServer for SmppBridge {
 
 // ------------------------------------------------------------------ SMPP side
 
-fn c_str<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN, MAX> {
-    s.parse().unwrap_or_default()
-}
-
-/// TON for an address: international for MSISDN-length numbers, unknown for short codes.
-fn ton_for(addr: &str) -> Ton {
-    if addr.len() > 8 {
-        Ton::International
-    } else {
-        Ton::Unknown
-    }
-}
-
-/// The `deliver_sm` for an MO message (SMPP 3.4 §4.6.1).
+/// The `deliver_sm` for an MO message: the SMSC simulator's own encoder (SMPP 3.4 §4.6.1).
 fn deliver_sm(sm: &ShortMessage) -> DeliverSm {
-    DeliverSm::new(
-        ServiceType::default(),
-        ton_for(&sm.source),
-        Npi::Isdn,
-        c_str(&sm.source),
-        ton_for(&sm.destination),
-        Npi::Isdn,
-        c_str(&sm.destination),
-        EsmClass::from(sm.udhi_bits()),
-        sm.pid,
-        PriorityFlag::from(0),
-        EmptyOrFullCOctetString::empty(),
-        EmptyOrFullCOctetString::empty(),
-        RegisteredDelivery::from(0),
-        ReplaceIfPresentFlag::DoNotReplace,
-        DataCoding::from(sm.dcs),
-        0,
-        OctetString::from_slice(&sm.smpp_short_message()).unwrap_or_default(),
-        Vec::new(),
-    )
-}
-
-/// The short message of a submit_sm: `short_message`, or the `message_payload` TLV
-/// when `sm_length` is 0 (SMPP 3.4 §5.3.2.32).
-fn submit_payload(s: &SubmitSm) -> &[u8] {
-    if !s.short_message().is_empty() {
-        return s.short_message().as_ref();
-    }
-    s.tlvs()
-        .iter()
-        .find_map(|t| match t.value() {
-            Some(TlvValue::MessagePayload(p)) => Some(p.value.as_ref()),
-            _ => None,
-        })
-        .unwrap_or(&[])
+    smpp::deliver_sm(&EsmeDelivery {
+        id: 0,
+        sm: sm.clone(),
+        esm_class: sm.udhi_bits(),
+        receipt: None,
+    })
 }
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {

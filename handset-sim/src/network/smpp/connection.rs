@@ -96,7 +96,8 @@ fn submit_status(e: SubmitError) -> CommandStatus {
     }
 }
 
-fn c_str<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN, MAX> {
+/// A C-octet string field from text; empty when the text does not fit.
+pub fn c_str<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN, MAX> {
     s.parse().unwrap_or_default()
 }
 
@@ -111,7 +112,7 @@ fn ton_for(addr: &str) -> Ton {
 
 /// The `deliver_sm` for one delivery (SMPP 3.4 §4.6.1; receipts per Appendix B with
 /// the `receipted_message_id` and `message_state` TLVs of §5.3.2.12 / §5.3.2.35).
-fn deliver_sm(d: &EsmeDelivery) -> DeliverSm {
+pub fn deliver_sm(d: &EsmeDelivery) -> DeliverSm {
     let sm = &d.sm;
     let mut tlvs = Vec::new();
     if let Some(r) = &d.receipt {
@@ -146,7 +147,7 @@ fn deliver_sm(d: &EsmeDelivery) -> DeliverSm {
 
 /// The short message of a submit_sm: `short_message`, or the `message_payload` TLV
 /// when `sm_length` is 0 (SMPP 3.4 §5.3.2.32).
-fn submit_payload(s: &SubmitSm) -> &[u8] {
+pub fn submit_payload(s: &SubmitSm) -> &[u8] {
     if !s.short_message().is_empty() {
         return s.short_message().as_ref();
     }

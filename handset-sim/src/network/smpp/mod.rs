@@ -16,4 +16,5 @@ pub mod server;
 
 mod connection;
 
+pub use connection::{c_str, deliver_sm, submit_payload};
 pub use server::run;
